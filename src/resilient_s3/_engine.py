@@ -1,0 +1,509 @@
+"""Runs one upload: a single PUT, or a multipart upload through a bounded pool of tasks.
+
+Data flow of a multipart upload::
+
+    reader task --(part in a pooled buffer, its digest)--> channel --> N part tasks --> S3
+
+The reader fills at most ``max_concurrency + 2`` buffers ahead (the pool bounds it), so memory is
+independent of file size. Digests are computed in the reader's worker thread, beside the read.
+The multipart upload is aborted, shielded from cancellation, whenever it does not complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from ._buffers import BufferPool
+from ._checksums import CHECKSUM_KINDS, ChecksumKind, PartDigest, b64, digest_body
+from ._config import UploadConfig
+from ._exceptions import IntegrityError, ObjectTooLargeError, S3RequestError, UploadError
+from ._planner import (
+    MAX_PARTS,
+    Part,
+    UploadPlan,
+    format_size,
+    plan_upload,
+    stream_capacity,
+    stream_part_size,
+)
+from ._result import Checksum, UploadResult
+from ._source import FileSource, Source
+from ._transport import S3Transport, StoredBody, Where
+
+logger = logging.getLogger("resilient_s3")
+
+ProgressCallback = Callable[[int, "int | None"], object]
+"""``on_progress(bytes_done, total)``: called on the event loop, so it must return quickly.
+``total`` is None for streams of unknown size."""
+
+ABORT_TIMEOUT = 60.0
+
+ReadPart = tuple[Part, bytearray, PartDigest]
+"""A part read into a pooled buffer, with its digest; whoever holds it releases the buffer."""
+Emit = Callable[[Part, bytearray, PartDigest], Awaitable[None]]
+
+# Only these extra_args travel with UploadPart (the object's other attributes are set once, at
+# CreateMultipartUpload); CompleteMultipartUpload also takes the conditional-write ones.
+_PART_ARGS = frozenset(
+    {
+        "SSECustomerAlgorithm",
+        "SSECustomerKey",
+        "SSECustomerKeyMD5",
+        "RequestPayer",
+        "ExpectedBucketOwner",
+    }
+)
+_COMPLETE_ARGS = _PART_ARGS | {"IfNoneMatch", "IfMatch"}
+_CREATE_EXCLUDED = frozenset({"IfNoneMatch", "IfMatch"})
+
+
+class Progress:
+    """Monotonic byte count for one upload; a retried part is never counted twice."""
+
+    def __init__(self, total: int | None, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self.done = 0
+        self._callback = callback
+        self._high_water: dict[int, int] = {}
+
+    def tracker(self, part_number: int) -> Callable[[int], None]:
+        """A fresh per-attempt counter for ``part_number``."""
+        sent = 0
+
+        def on_sent(n: int) -> None:
+            nonlocal sent
+            sent += n
+            high = self._high_water.get(part_number, 0)
+            if sent > high:
+                self._high_water[part_number] = sent
+                self._advance(sent - high)
+
+        return on_sent
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        if self._callback is not None:
+            self._callback(self.done, self.total)
+
+
+@dataclass
+class _Counters:
+    attempts: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    source: Source
+    bucket: str
+    key: str
+    extra_args: Mapping[str, Any]
+    on_progress: ProgressCallback | None = None
+
+
+class Engine:
+    """Uploads through one transport, sharing one request limiter and one buffer pool."""
+
+    def __init__(
+        self,
+        transport: S3Transport,
+        config: UploadConfig,
+        *,
+        limiter: anyio.CapacityLimiter,
+        pool: BufferPool,
+        credential_refreshes: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._transport = transport
+        self._config = config
+        self._limiter = limiter
+        self._pool = pool
+        self._kind: ChecksumKind = _kind(config)
+        self._credential_refreshes = credential_refreshes
+
+    async def upload(self, request: UploadRequest) -> UploadResult:
+        try:
+            return await self._upload(request)
+        except UploadError as exc:
+            _locate(exc, Where(request.bucket, request.key))
+            raise
+
+    async def _upload(self, request: UploadRequest) -> UploadResult:
+        started = time.monotonic()
+        counters = _Counters()
+        refreshes_before = self._credential_refreshes()
+        source = request.source
+        if source.size is not None:
+            plan = plan_upload(
+                source.size,
+                multipart_threshold=self._config.multipart_threshold,
+                part_size=self._config.part_size,
+            )
+            if plan.strategy == "single":
+                stored, checksum, size = await self._single(request, counters, plan.size)
+                parts, upload_id = 1, None
+            else:
+                stored, checksum, size, parts, upload_id = await self._multipart(
+                    request, counters, plan
+                )
+        else:
+            stored, checksum, size, parts, upload_id = await self._stream(request, counters)
+        return UploadResult(
+            bucket=request.bucket,
+            key=request.key,
+            size=size,
+            etag=stored.etag,
+            version_id=stored.version_id,
+            checksum=checksum,
+            strategy="single" if upload_id is None else "multipart",
+            parts=parts,
+            attempts=counters.attempts,
+            retries=dict(counters.retries),
+            credential_refreshes=self._credential_refreshes() - refreshes_before,
+            elapsed=time.monotonic() - started,
+            upload_id=upload_id,
+        )
+
+    # -- single PUT --------------------------------------------------------------------------
+
+    async def _single(
+        self, request: UploadRequest, counters: _Counters, size: int
+    ) -> tuple[StoredBody, Checksum, int]:
+        buffer = await self._pool.acquire(size)
+        try:
+            view = memoryview(buffer)[:size]
+            digest = await self._read(request.source, view, 0)
+            progress = Progress(size, request.on_progress)
+            return await self._put(request, counters, view, digest, progress)
+        finally:
+            self._pool.release(buffer)
+
+    async def _put(
+        self,
+        request: UploadRequest,
+        counters: _Counters,
+        body: memoryview,
+        digest: PartDigest,
+        progress: Progress,
+    ) -> tuple[StoredBody, Checksum, int]:
+        where = Where(request.bucket, request.key)
+        async with self._limiter:
+            counters.attempts += 1
+            stored = await self._transport.put_object(
+                where, body, digest, self._kind, request.extra_args, progress.tracker(1)
+            )
+        self._check_echo(stored, digest, where)
+        return stored, Checksum(self._kind.algorithm, digest.checksum_b64), len(body)
+
+    # -- multipart ---------------------------------------------------------------------------
+
+    async def _multipart(
+        self, request: UploadRequest, counters: _Counters, plan: UploadPlan
+    ) -> tuple[StoredBody, Checksum, int, int, str]:
+        progress = Progress(plan.size, request.on_progress)
+
+        async def read_parts(emit: Emit) -> None:
+            for part in plan.parts():
+                buffer = await self._pool.acquire(part.length)
+                try:
+                    digest = await self._read(
+                        request.source, memoryview(buffer)[: part.length], part.offset
+                    )
+                except BaseException:
+                    self._pool.release(buffer)
+                    raise
+                await emit(part, buffer, digest)
+
+        return await self._run_multipart(request, counters, progress, read_parts)
+
+    async def _stream(
+        self, request: UploadRequest, counters: _Counters
+    ) -> tuple[StoredBody, Checksum, int, int, str | None]:
+        """A stream of unknown size: single PUT if it ends within the first part."""
+        base = self._config.part_size
+        first = await self._pool.acquire(base)
+        try:
+            view = memoryview(first)[:base]
+            n = await anyio.to_thread.run_sync(request.source.read_into, view, 0)
+        except BaseException:
+            self._pool.release(first)
+            raise
+        if n < base:
+            try:
+                digest = await anyio.to_thread.run_sync(
+                    digest_body, view[:n], self._kind, self._sign_payload()
+                )
+                stored, checksum, size = await self._put(
+                    request, counters, view[:n], digest, Progress(n, request.on_progress)
+                )
+            finally:
+                self._pool.release(first)
+            return stored, checksum, size, 1, None
+
+        async def read_parts(emit: Emit) -> None:
+            digest = await anyio.to_thread.run_sync(
+                digest_body, memoryview(first)[:base], self._kind, self._sign_payload()
+            )
+            await emit(Part(1, 0, base), first, digest)
+            offset, number = base, 2
+            while True:
+                if number > MAX_PARTS:
+                    await self._refuse_overlong_stream(request.source, offset, base)
+                    return
+                length = stream_part_size(number, base)
+                buffer = await self._pool.acquire(length)
+                try:
+                    view = memoryview(buffer)[:length]
+                    got = await anyio.to_thread.run_sync(request.source.read_into, view, offset)
+                    if got == 0:
+                        self._pool.release(buffer)
+                        return
+                    digest = await anyio.to_thread.run_sync(
+                        digest_body, view[:got], self._kind, self._sign_payload()
+                    )
+                except BaseException:
+                    self._pool.release(buffer)
+                    raise
+                await emit(Part(number, offset, got), buffer, digest)
+                if got < length:
+                    return
+                offset += got
+                number += 1
+
+        progress = Progress(None, request.on_progress)
+        return await self._run_multipart(request, counters, progress, read_parts)
+
+    async def _run_multipart(
+        self,
+        request: UploadRequest,
+        counters: _Counters,
+        progress: Progress,
+        read_parts: Callable[[Emit], Awaitable[None]],
+    ) -> tuple[StoredBody, Checksum, int, int, str]:
+        kind = self._kind
+        create_args = {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}
+        where = Where(request.bucket, request.key)
+        async with self._limiter:
+            counters.attempts += 1
+            created = await self._transport.call(
+                "create_multipart_upload",
+                where,
+                Bucket=request.bucket,
+                Key=request.key,
+                ChecksumAlgorithm=kind.algorithm,
+                ChecksumType=kind.multipart_type,
+                **create_args,
+            )
+        upload_id: str = created["UploadId"]
+        where = Where(request.bucket, request.key, upload_id)
+        part_args = {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
+        done: dict[int, tuple[Part, StoredBody, PartDigest]] = {}
+        try:
+            send, receive = anyio.create_memory_object_stream[ReadPart](0)
+
+            async def emit(part: Part, buffer: bytearray, digest: PartDigest) -> None:
+                try:
+                    await send.send((part, buffer, digest))
+                except BaseException:
+                    self._pool.release(buffer)
+                    raise
+
+            async def reader() -> None:
+                async with send:
+                    await read_parts(emit)
+
+            async def part_worker(items: ObjectReceiveStream[ReadPart]) -> None:
+                async with items:
+                    async for part, buffer, digest in items:
+                        try:
+                            body = memoryview(buffer)[: part.length]
+                            part_where = Where(request.bucket, request.key, upload_id, part.number)
+                            async with self._limiter:
+                                counters.attempts += 1
+                                stored = await self._transport.upload_part(
+                                    part_where,
+                                    body,
+                                    digest,
+                                    kind,
+                                    part_args,
+                                    progress.tracker(part.number),
+                                )
+                            self._check_echo(stored, digest, part_where)
+                            done[part.number] = (part, stored, digest)
+                        finally:
+                            self._pool.release(buffer)
+
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(reader)
+                    for _ in range(self._config.max_concurrency):
+                        tg.start_soon(part_worker, receive.clone())
+                    receive.close()
+            except BaseExceptionGroup as group:
+                raise first_error(group) from None
+
+            if isinstance(request.source, FileSource):
+                await anyio.to_thread.run_sync(request.source.check_unchanged)
+            ordered = [done[n] for n in sorted(done)]
+            size = sum(part.length for part, _, _ in ordered)
+            completed, checksum = await self._complete(request, counters, where, ordered)
+        except BaseException as exc:
+            _locate(exc, where)
+            await self._abort(where, exc)
+            raise
+        return completed, checksum, size, len(ordered), upload_id
+
+    async def _complete(
+        self,
+        request: UploadRequest,
+        counters: _Counters,
+        where: Where,
+        parts: list[tuple[Part, StoredBody, PartDigest]],
+    ) -> tuple[StoredBody, Checksum]:
+        kind = self._kind
+        complete_args = {k: v for k, v in request.extra_args.items() if k in _COMPLETE_ARGS}
+        listing = [
+            {"PartNumber": part.number, "ETag": stored.etag, kind.param: digest.checksum_b64}
+            for part, stored, digest in parts
+        ]
+        expected: str | None = None
+        if kind.multipart_type == "FULL_OBJECT":
+            expected = b64(kind.combine([(d.checksum, p.length) for p, _, d in parts]))
+            complete_args[kind.param] = expected
+            complete_args["ChecksumType"] = "FULL_OBJECT"
+        async with self._limiter:
+            counters.attempts += 1
+            response = await self._transport.call(
+                "complete_multipart_upload",
+                where,
+                Bucket=where.bucket,
+                Key=where.key,
+                UploadId=where.upload_id,
+                MultipartUpload={"Parts": listing},
+                **complete_args,
+            )
+        reported = response.get(kind.param)
+        if expected is not None and reported is not None and reported != expected:
+            raise IntegrityError(
+                f"S3 reports object checksum {kind.algorithm} {reported}, expected {expected}",
+                bucket=where.bucket,
+                key=where.key,
+                upload_id=where.upload_id,
+            )
+        value = reported or expected
+        checksum = Checksum(
+            kind.algorithm,
+            value or "",
+            "FULL_OBJECT" if expected is not None else "COMPOSITE",
+        )
+        stored = StoredBody(
+            etag=response.get("ETag", ""),
+            version_id=response.get("VersionId"),
+            checksum=value,
+        )
+        return stored, checksum
+
+    async def _abort(self, where: Where, reason: BaseException) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT) as scope:
+            try:
+                await self._transport.call(
+                    "abort_multipart_upload",
+                    where,
+                    Bucket=where.bucket,
+                    Key=where.key,
+                    UploadId=where.upload_id,
+                )
+                logger.info(
+                    "aborted multipart upload %s for s3://%s/%s after %s",
+                    where.upload_id,
+                    where.bucket,
+                    where.key,
+                    type(reason).__name__,
+                )
+                return
+            except S3RequestError as exc:
+                if exc.code == "NoSuchUpload":
+                    return
+                logger.warning(
+                    "could not abort multipart upload %s for s3://%s/%s: %s",
+                    where.upload_id,
+                    where.bucket,
+                    where.key,
+                    exc.message,
+                )
+        if scope.cancelled_caught:
+            logger.warning("aborting multipart upload %s timed out", where.upload_id)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _refuse_overlong_stream(self, source: Source, offset: int, base: int) -> None:
+        probe = memoryview(bytearray(1))
+        if await anyio.to_thread.run_sync(source.read_into, probe, offset):
+            raise ObjectTooLargeError(
+                f"the stream is longer than {format_size(stream_capacity(base))}, the most "
+                f"{MAX_PARTS:,} parts starting at {format_size(base)} can hold; "
+                "use a larger UploadConfig.part_size for streams this long"
+            )
+
+    def _sign_payload(self) -> bool:
+        if self._config.sign_payload is not None:
+            return self._config.sign_payload
+        return not self._transport.is_https
+
+    async def _read(self, source: Source, view: memoryview, offset: int) -> PartDigest:
+        kind, sign = self._kind, self._sign_payload()
+
+        def read_and_digest() -> PartDigest:
+            source.read_into(view, offset)
+            return digest_body(view, kind, sign)
+
+        return await anyio.to_thread.run_sync(read_and_digest)
+
+    def _check_echo(self, stored: StoredBody, digest: PartDigest, where: Where) -> None:
+        if stored.checksum is not None and stored.checksum != digest.checksum_b64:
+            raise IntegrityError(
+                f"S3 stored {self._kind.algorithm} {stored.checksum}, sent {digest.checksum_b64}",
+                bucket=where.bucket,
+                key=where.key,
+                upload_id=where.upload_id,
+                part_number=where.part_number,
+            )
+
+
+def _locate(exc: BaseException, where: Where) -> None:
+    """Fill in where an error happened, if whoever raised it could not know."""
+    if isinstance(exc, UploadError):
+        exc.bucket = exc.bucket or where.bucket
+        exc.key = exc.key or where.key
+        exc.upload_id = exc.upload_id or where.upload_id
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that explains a failed task group: the first UploadError in it, else the
+    first that is not a cancellation (the other tasks were cancelled because of it)."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    cancelled = anyio.get_cancelled_exc_class()
+    for wanted in (UploadError, Exception):
+        for exc in leaves:
+            if isinstance(exc, wanted) and not isinstance(exc, cancelled):
+                return exc
+    return leaves[0] if leaves else group
+
+
+def _kind(config: UploadConfig) -> ChecksumKind:
+    return CHECKSUM_KINDS[config.checksum_algorithm]

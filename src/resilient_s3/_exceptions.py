@@ -1,0 +1,122 @@
+"""The one error tree of resilient-s3.
+
+Every failure that leaves the public API is an :class:`UploadError`; botocore, aiohttp and OS
+errors are mapped once, where they are caught, and kept as ``__cause__`` and ``last_exception``.
+
+::
+
+    UploadError
+    ├── InvalidUploadError          bad input, refused before any request (also a ValueError)
+    │   ├── SourceError             the source cannot be read: missing, a directory, unreadable
+    │   └── ObjectTooLargeError     larger than S3 accepts
+    ├── SourceChangedError          the source changed while it was read; the upload was aborted
+    ├── S3RequestError              S3 (or the network to it) refused a request
+    │   └── RetriesExhaustedError   a retryable failure that did not go away in time
+    └── IntegrityError              S3 stored something other than what was sent
+
+Every error names the bucket, key, upload id and part number where they apply and carries a
+``diagnosis`` (see :func:`resilient_s3.diagnose`) when the cause is known.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._diagnostics import Diagnosis
+
+
+class UploadError(Exception):
+    """Base class of every error raised by resilient-s3."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        upload_id: str | None = None,
+        part_number: int | None = None,
+        diagnosis: Diagnosis | None = None,
+        last_exception: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.bucket = bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.part_number = part_number
+        self.diagnosis = diagnosis
+        self.last_exception = last_exception
+
+    def __str__(self) -> str:
+        where = []
+        if self.bucket is not None:
+            where.append(f"s3://{self.bucket}/{self.key or ''}")
+        if self.upload_id is not None:
+            where.append(f"upload id {self.upload_id}")
+        if self.part_number is not None:
+            where.append(f"part {self.part_number}")
+        text = self.message
+        if where:
+            text = f"{text} ({', '.join(where)})"
+        if self.diagnosis is not None and self.diagnosis.cause != "unknown":
+            text = f"{text}\n  cause: {self.diagnosis.cause}: {self.diagnosis.summary}"
+            if self.diagnosis.fixes:
+                text = f"{text}\n  fix: {self.diagnosis.fixes[0]}"
+        return text
+
+
+class InvalidUploadError(UploadError, ValueError):
+    """The request cannot succeed as given; nothing was sent to S3."""
+
+
+class SourceError(InvalidUploadError):
+    """The source file or stream cannot be read."""
+
+
+class ObjectTooLargeError(InvalidUploadError):
+    """The object is larger than S3 accepts (see :data:`resilient_s3.MAX_OBJECT_SIZE`)."""
+
+
+class SourceChangedError(UploadError):
+    """The source changed while it was being uploaded; the partial upload was aborted."""
+
+
+class S3RequestError(UploadError):
+    """S3, or the network to it, refused a request in a way that retrying did not fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+        upload_id: str | None = None,
+        part_number: int | None = None,
+        diagnosis: Diagnosis | None = None,
+        last_exception: BaseException | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            part_number=part_number,
+            diagnosis=diagnosis,
+            last_exception=last_exception,
+        )
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+
+
+class RetriesExhaustedError(S3RequestError):
+    """A failure worth retrying persisted past the retry limits."""
+
+
+class IntegrityError(UploadError):
+    """The checksum S3 reports does not match the data that was sent."""

@@ -1,0 +1,124 @@
+"""Turn the session a user already has into our S3 transport.
+
+Accepted: ``None`` (a default ``boto3.Session()``), ``boto3.Session``, ``botocore.session.Session``,
+``aioboto3.Session`` and ``aiobotocore.session.AioSession``. The session's region, profile and
+credential chain are honoured; its credentials are wrapped by one :class:`CredentialOwner` that
+signs both our data path and the aiobotocore control client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+
+from ._config import UploadConfig
+from ._credentials import CredentialOwner
+from ._exceptions import InvalidUploadError
+from ._signing import Clock, utc_now
+from ._transport import S3Transport
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Where and how to connect; everything a transport needs besides the session."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    botocore_config: Any = None
+    verify: bool | str | None = None
+
+
+def _unwrap(session: Any) -> tuple[Any, bool]:
+    """The botocore-level session inside ``session``, and whether it is async."""
+    if session is None:
+        import boto3
+
+        session = boto3.Session()
+    inner = getattr(session, "_session", session)  # boto3.Session / aioboto3.Session
+    if isinstance(inner, AioSession):
+        return inner, True
+    if hasattr(inner, "get_credentials") and hasattr(inner, "get_config_variable"):
+        return inner, False
+    raise InvalidUploadError(
+        "session must be a boto3.Session, aioboto3.Session, botocore or aiobotocore session, "
+        f"not {type(session).__name__}"
+    )
+
+
+async def _credentials_of(inner: Any, is_async: bool) -> Any:
+    if is_async:
+        return await inner.get_credentials()
+    import anyio
+
+    # Resolving the credential chain may do I/O (instance metadata, SSO cache, assume-role).
+    return await anyio.to_thread.run_sync(inner.get_credentials)
+
+
+def _profile_of(inner: Any) -> str | None:
+    try:
+        profile = inner.get_config_variable("profile")
+    except Exception:  # an unknown profile surfaces later, with botocore's own message
+        return None
+    return profile if isinstance(profile, str) else None
+
+
+def _client_config(config: UploadConfig, settings: SessionSettings) -> AioConfig:
+    s3: dict[str, Any] = {}
+    user = settings.botocore_config
+    user_s3 = getattr(user, "s3", None) or {}
+    if settings.endpoint_url and "addressing_style" not in user_s3:
+        # Custom endpoints (MinIO, SeaweedFS, localhost) rarely resolve bucket subdomains.
+        s3["addressing_style"] = "path"
+    ours = AioConfig(
+        retries={"max_attempts": 1, "mode": "standard"},
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        max_pool_connections=config.max_concurrency,
+        s3=s3 or None,
+    )
+    if user is None:
+        return ours
+    merged: AioConfig = AioConfig(**user._user_provided_options).merge(ours)
+    return merged
+
+
+async def open_transport(
+    session: Any,
+    settings: SessionSettings,
+    config: UploadConfig,
+    stack: contextlib.AsyncExitStack,
+    now: Clock = utc_now,
+) -> tuple[S3Transport, CredentialOwner]:
+    """Create the transport; ``stack`` closes it."""
+    inner, is_async = _unwrap(session)
+    source = await _credentials_of(inner, is_async)
+    owner = CredentialOwner(source)
+    region = settings.region_name or inner.get_config_variable("region")
+    if region is None and settings.endpoint_url:
+        region = "us-east-1"
+    control_session = AioSession(profile=_profile_of(inner))
+    control_session.register_component("credential_provider", owner)
+    client = await stack.enter_async_context(
+        control_session.create_client(
+            "s3",
+            region_name=region,
+            endpoint_url=settings.endpoint_url,
+            verify=settings.verify,
+            config=_client_config(config, settings),
+        )
+    )
+    transport = S3Transport(
+        client,
+        owner,
+        max_connections=config.max_concurrency,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        verify=settings.verify,
+        now=now,
+    )
+    stack.push_async_callback(transport.close)
+    return transport, owner

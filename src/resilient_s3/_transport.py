@@ -1,0 +1,321 @@
+"""The S3 calls an upload makes, and the one place their failures become ``S3RequestError``.
+
+Bodies (PutObject, UploadPart) take a lean path: botocore serializes the headers and signs, and
+aiohttp sends the bytes straight from the part buffer. aiobotocore's full request pipeline costs
+milliseconds of CPU per request and hashes bodies on the event loop; here the hashes are made
+in a worker thread beforehand and nothing is copied. The few control calls (create, complete,
+abort, list) go through an aiobotocore client with its own retries off: retrying is decided in
+one place, above this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import botocore.handlers
+from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
+from botocore.utils import percent_encode_sequence
+from botocore.validate import validate_parameters
+from yarl import URL
+
+from ._checksums import ChecksumKind, PartDigest
+from ._credentials import CredentialOwner
+from ._diagnostics import Cause, Diagnosis, diagnose_code
+from ._exceptions import InvalidUploadError, S3RequestError
+from ._signing import Clock, sign_request, utc_now
+
+SEND_CHUNK = 1024 * 1024
+"""Bytes handed to the socket at a time: the progress granularity."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    """What S3 answered to a PutObject or UploadPart."""
+
+    etag: str
+    version_id: str | None
+    checksum: str | None  # base64, as echoed by the server; None if it did not echo one
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The request's place, for error messages."""
+
+    bucket: str
+    key: str
+    upload_id: str | None = None
+    part_number: int | None = None
+
+
+class S3Transport:
+    """S3 requests for one uploader: a control client and a shared HTTP connection pool."""
+
+    def __init__(
+        self,
+        control: Any,
+        credentials: CredentialOwner,
+        *,
+        max_connections: int,
+        connect_timeout: float,
+        read_timeout: float,
+        verify: bool | str | None,
+        now: Clock = utc_now,
+    ) -> None:
+        self._control = control
+        self._credentials = credentials
+        self._now = now
+        self._model = control.meta.service_model
+        self._serializer = control._serializer
+        self._region = control.meta.region_name or "us-east-1"
+        self._endpoints: dict[str, tuple[str, str]] = {}
+        connector = aiohttp.TCPConnector(
+            limit=max_connections,
+            ssl=_ssl_context(verify),
+            ttl_dns_cache=300,
+            enable_cleanup_closed=False,
+        )
+        self._http = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=connect_timeout, sock_read=read_timeout
+            ),
+            auto_decompress=False,
+            skip_auto_headers=("Content-Type",),
+        )
+
+    @property
+    def is_https(self) -> bool:
+        return str(self._control.meta.endpoint_url).startswith("https")
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    # -- bodies ----------------------------------------------------------------------------
+
+    async def put_object(
+        self,
+        where: Where,
+        body: memoryview,
+        digest: PartDigest,
+        kind: ChecksumKind,
+        extra_args: Mapping[str, Any],
+        on_sent: Callable[[int], None],
+    ) -> StoredBody:
+        params = {**extra_args, "Bucket": where.bucket, "Key": where.key}
+        return await self._send_body("PutObject", params, where, body, digest, kind, on_sent)
+
+    async def upload_part(
+        self,
+        where: Where,
+        body: memoryview,
+        digest: PartDigest,
+        kind: ChecksumKind,
+        extra_args: Mapping[str, Any],
+        on_sent: Callable[[int], None],
+    ) -> StoredBody:
+        params = {
+            **extra_args,
+            "Bucket": where.bucket,
+            "Key": where.key,
+            "UploadId": where.upload_id,
+            "PartNumber": where.part_number,
+        }
+        return await self._send_body("UploadPart", params, where, body, digest, kind, on_sent)
+
+    async def _send_body(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        where: Where,
+        body: memoryview,
+        digest: PartDigest,
+        kind: ChecksumKind,
+        on_sent: Callable[[int], None],
+    ) -> StoredBody:
+        url, headers = await self._prepare(operation, params, where)
+        headers[kind.header] = digest.checksum_b64
+        headers["Content-Length"] = str(len(body))
+        try:
+            credentials = await self._credentials.get_frozen_credentials()
+        except NoCredentialsError as exc:
+            raise InvalidUploadError(
+                "no AWS credentials found", bucket=where.bucket, key=where.key
+            ) from exc
+        signed = sign_request(
+            "PUT",
+            url,
+            headers,
+            credentials=credentials,
+            region=self._signing_region(where.bucket),
+            payload_sha256=digest.payload_sha256,
+            now=self._now,
+        )
+        try:
+            async with self._http.put(
+                URL(url, encoded=True), data=_chunks(body, on_sent), headers=signed
+            ) as response:
+                if response.status != 200:
+                    raise _http_error(response.status, await response.read(), where, operation)
+                return StoredBody(
+                    etag=response.headers.get("ETag", ""),
+                    version_id=response.headers.get("x-amz-version-id"),
+                    checksum=response.headers.get(kind.header),
+                )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _network_error(exc, where, operation) from exc
+
+    async def _prepare(
+        self, operation: str, params: dict[str, Any], where: Where
+    ) -> tuple[str, dict[str, str]]:
+        model = self._model.operation_model(operation)
+        # Two of the handlers botocore runs before building a request: the endpoint ruleset
+        # places the bucket, so the model's path must not; SSE-C keys are base64ed and MD5ed.
+        botocore.handlers.remove_bucket_from_url_paths_from_model(params, model, {})
+        botocore.handlers.sse_md5(params)
+        try:
+            validate_parameters(params, model.input_shape)
+        except ParamValidationError as exc:
+            raise InvalidUploadError(
+                f"invalid extra_args for {operation}: {exc}", bucket=where.bucket, key=where.key
+            ) from exc
+        request = self._serializer.serialize_to_request(params, model)
+        base = await self._endpoint(where.bucket, model)
+        url = base + request["url_path"]
+        if request["query_string"]:
+            url += "?" + percent_encode_sequence(request["query_string"])
+        return url, dict(request["headers"])
+
+    async def _endpoint(self, bucket: str, model: Any) -> str:
+        cached = self._endpoints.get(bucket)
+        if cached is None:
+            context: dict[str, Any] = {}
+            resolved = self._control._resolve_endpoint_ruleset(
+                model, {"Bucket": bucket, "Key": "k"}, context
+            )
+            if asyncio.iscoroutine(resolved):
+                resolved = await resolved
+            region = context.get("signing", {}).get("region") or self._region
+            cached = (resolved[0].rstrip("/"), region)
+            self._endpoints[bucket] = cached
+        return cached[0]
+
+    def _signing_region(self, bucket: str) -> str:
+        return self._endpoints[bucket][1]
+
+    # -- control calls ---------------------------------------------------------------------
+
+    async def call(self, operation: str, where: Where, **params: Any) -> dict[str, Any]:
+        """One control call through aiobotocore, e.g. ``call("create_multipart_upload", ...)``."""
+        method = getattr(self._control, operation)
+        try:
+            response: dict[str, Any] = await method(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            meta = exc.response.get("ResponseMetadata", {})
+            raise _s3_error(
+                error.get("Code"),
+                meta.get("HTTPStatusCode"),
+                error.get("Message", ""),
+                meta.get("RequestId"),
+                where,
+                operation,
+                exc,
+            ) from exc
+        except ParamValidationError as exc:
+            raise InvalidUploadError(
+                f"invalid arguments for {operation}: {exc}", bucket=where.bucket, key=where.key
+            ) from exc
+        except NoCredentialsError as exc:
+            raise InvalidUploadError(
+                "no AWS credentials found", bucket=where.bucket, key=where.key
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _network_error(exc, where, operation) from exc
+        except Exception as exc:  # botocore's HTTPClientError & co wrap transport failures
+            if type(exc).__module__.startswith(("botocore", "aiobotocore")):
+                raise _network_error(exc, where, operation) from exc
+            raise
+        return response
+
+
+async def _chunks(body: memoryview, on_sent: Callable[[int], None]) -> AsyncIterator[memoryview]:
+    for start in range(0, len(body), SEND_CHUNK):
+        chunk = body[start : start + SEND_CHUNK]
+        yield chunk
+        on_sent(len(chunk))
+
+
+def _ssl_context(verify: bool | str | None) -> ssl.SSLContext | bool:
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    from botocore.httpsession import get_cert_path
+
+    return ssl.create_default_context(cafile=get_cert_path(True))
+
+
+def _http_error(status: int, body: bytes, where: Where, operation: str) -> S3RequestError:
+    code = message = request_id = None
+    if body:
+        try:
+            root = ET.fromstring(body)
+            code = root.findtext("Code")
+            message = root.findtext("Message")
+            request_id = root.findtext("RequestId")
+        except ET.ParseError:
+            message = body[:200].decode("utf-8", "replace")
+    return _s3_error(code, status, message or "", request_id, where, operation, None)
+
+
+def _s3_error(
+    code: str | None,
+    status: int | None,
+    message: str,
+    request_id: str | None,
+    where: Where,
+    operation: str,
+    cause: BaseException | None,
+) -> S3RequestError:
+    diagnosis = diagnose_code(code, status, message)
+    label = code or (f"HTTP {status}" if status else "error")
+    text = f"{operation} failed: {label}"
+    if message:
+        text += f": {message}"
+    return S3RequestError(
+        text,
+        code=code,
+        status=status,
+        request_id=request_id,
+        bucket=where.bucket,
+        key=where.key,
+        upload_id=where.upload_id,
+        part_number=where.part_number,
+        diagnosis=diagnosis,
+        last_exception=cause,
+    )
+
+
+def _network_error(exc: BaseException, where: Where, operation: str) -> S3RequestError:
+    detail = str(exc) or type(exc).__name__
+    return S3RequestError(
+        f"{operation} failed: network error: {detail}",
+        bucket=where.bucket,
+        key=where.key,
+        upload_id=where.upload_id,
+        part_number=where.part_number,
+        diagnosis=Diagnosis(
+            cause=Cause.NETWORK,
+            summary="the connection to S3 failed or timed out",
+            evidence=(detail,),
+            fixes=("check the endpoint and network; the request can be retried",),
+            retryable=True,
+        ),
+        last_exception=exc,
+    )

@@ -1,0 +1,354 @@
+"""The public uploaders: the async one is the implementation, the sync one a thin shell over it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+import os
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import anyio
+
+from ._buffers import BufferPool
+from ._config import UploadConfig
+from ._engine import Engine, ProgressCallback, UploadRequest
+from ._exceptions import InvalidUploadError, SourceError, UploadError
+from ._portal import LoopThread
+from ._result import UploadResult
+from ._session import SessionSettings, open_transport
+from ._source import FileSource, Source, StreamSource
+from ._transport import S3Transport
+from ._validation import validate_bucket_name, validate_key
+
+T = TypeVar("T")
+
+# extra_args the uploader sets itself, or that make no sense for an upload.
+_RESERVED_ARGS = frozenset(
+    {"Bucket", "Key", "Body", "ContentLength", "ContentMD5", "ChecksumAlgorithm", "UploadId"}
+)
+
+
+class DirectoryUploadError(UploadError):
+    """Some files of ``upload_directory`` failed; the others were uploaded."""
+
+    def __init__(
+        self, message: str, *, results: list[UploadResult], failures: dict[str, UploadError]
+    ) -> None:
+        super().__init__(message)
+        self.results = results
+        self.failures = failures
+
+
+class AsyncResilientUploader:
+    """Uploads files and streams to S3, resiliently. Use ``async with`` or call :meth:`aclose`.
+
+    ``session`` is the boto3, botocore, aioboto3 or aiobotocore session whose credentials,
+    region and profile to use (default: ``boto3.Session()``). ``botocore_config`` is merged into
+    the client configuration; ``verify`` is botocore's (False, or a CA bundle path).
+    """
+
+    def __init__(
+        self,
+        session: Any = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        botocore_config: Any = None,
+        verify: bool | str | None = None,
+    ) -> None:
+        self.config = config or UploadConfig()
+        self._session = session
+        self._settings = SessionSettings(endpoint_url, region_name, botocore_config, verify)
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._engine: Engine | None = None
+        self._transport: S3Transport | None = None
+        self._opening: anyio.Lock | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        endpoint = self._settings.endpoint_url or "aws"
+        return f"<AsyncResilientUploader endpoint={endpoint} config={self.config!r}>"
+
+    async def __aenter__(self) -> AsyncResilientUploader:
+        await self._ensure_open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        stack, self._stack, self._engine = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _ensure_open(self) -> Engine:
+        if self._closed:
+            raise RuntimeError("this uploader is closed")
+        if self._engine is not None:
+            return self._engine
+        if self._opening is None:
+            self._opening = anyio.Lock()
+        async with self._opening:
+            if self._engine is None:
+                stack = contextlib.AsyncExitStack()
+                try:
+                    transport, owner = await open_transport(
+                        self._session, self._settings, self.config, stack
+                    )
+                except BaseException:
+                    await stack.aclose()
+                    raise
+                self._stack, self._transport = stack, transport
+                self._engine = Engine(
+                    transport,
+                    self.config,
+                    limiter=anyio.CapacityLimiter(self.config.max_concurrency),
+                    pool=BufferPool(self.config.max_concurrency + 2),
+                    credential_refreshes=lambda: owner.refreshes,
+                )
+        return self._engine
+
+    async def upload_file(
+        self,
+        filename: str | os.PathLike[str],
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """Upload a file; a single PUT below ``multipart_threshold``, parts above it."""
+        args = self._check(bucket, key, extra_args)
+        source = FileSource(filename)
+        try:
+            return await self._upload(source, bucket, key, args, on_progress)
+        finally:
+            source.close()
+
+    async def upload_fileobj(
+        self,
+        fileobj: IO[bytes] | Any,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """Upload a binary stream from its current position; seekable or not (pipes, sockets).
+
+        The stream is read in order and left open.
+        """
+        args = self._check(bucket, key, extra_args)
+        return await self._upload(StreamSource(fileobj), bucket, key, args, on_progress)
+
+    async def upload_directory(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[UploadResult]:
+        """Upload every regular file below ``directory`` to ``prefix`` + its relative path.
+
+        All files share the uploader's one concurrency bound. Every file is attempted; if any
+        fail, :class:`DirectoryUploadError` lists them with the results of the others.
+        ``on_progress`` receives the bytes done across all files and their total.
+        """
+        root = Path(directory)
+        files = await anyio.to_thread.run_sync(_regular_files_below, root)
+        jobs = [(path, prefix + path.relative_to(root).as_posix()) for path in files]
+        for _, key in jobs:
+            self._check(bucket, key, extra_args)
+        await self._ensure_open()  # a bad session fails here, before any file is touched
+        total = sum(files.values())
+        done_by_file: dict[str, int] = {}
+
+        def file_progress(key: str) -> ProgressCallback | None:
+            if on_progress is None:
+                return None
+
+            def update(done: int, _total: int | None) -> None:
+                done_by_file[key] = done
+                on_progress(sum(done_by_file.values()), total)
+
+            return update
+
+        results: dict[str, UploadResult] = {}
+        failures: dict[str, UploadError] = {}
+        files_in_flight = anyio.CapacityLimiter(self.config.max_concurrency)
+
+        async def one(path: Path, key: str) -> None:
+            async with files_in_flight:
+                try:
+                    results[key] = await self.upload_file(
+                        path, bucket, key, extra_args, file_progress(key)
+                    )
+                except UploadError as exc:
+                    failures[key] = exc
+
+        async with anyio.create_task_group() as tg:
+            for path, key in jobs:
+                tg.start_soon(one, path, key)
+        ordered = [results[key] for _, key in jobs if key in results]
+        if failures:
+            first_key, first = next(iter(sorted(failures.items())))
+            raise DirectoryUploadError(
+                f"{len(failures)} of {len(jobs)} files failed; first: {first_key}: {first.message}",
+                results=ordered,
+                failures=failures,
+            )
+        return ordered
+
+    def _check(
+        self, bucket: str, key: str, extra_args: Mapping[str, Any] | None
+    ) -> Mapping[str, Any]:
+        validate_bucket_name(bucket, strict=False)
+        validate_key(key)
+        args = dict(extra_args or {})
+        reserved = sorted(_RESERVED_ARGS & args.keys())
+        if reserved:
+            raise InvalidUploadError(
+                f"extra_args may not set {', '.join(reserved)}: the uploader sets them itself "
+                "(choose the checksum with UploadConfig(checksum_algorithm=...))",
+                bucket=bucket,
+                key=key,
+            )
+        return args
+
+    async def _upload(
+        self,
+        source: Source,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any],
+        on_progress: ProgressCallback | None,
+    ) -> UploadResult:
+        engine = await self._ensure_open()
+        return await engine.upload(UploadRequest(source, bucket, key, extra_args, on_progress))
+
+
+class ResilientUploader:
+    """The blocking face of :class:`AsyncResilientUploader`; same arguments, same behaviour.
+
+    It runs the async uploader on an event loop in a background thread. Progress callbacks are
+    called on that thread. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        session: Any = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        botocore_config: Any = None,
+        verify: bool | str | None = None,
+    ) -> None:
+        self._async = AsyncResilientUploader(
+            session,
+            endpoint_url,
+            region_name,
+            config,
+            botocore_config=botocore_config,
+            verify=verify,
+        )
+        self._loop = LoopThread("resilient-s3")
+        # Closes the async uploader and stops the loop on close(), collection or exit.
+        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._async)
+
+    @property
+    def config(self) -> UploadConfig:
+        return self._async.config
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
+
+    def __enter__(self) -> ResilientUploader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def _run(self, func: Callable[[], Awaitable[T]]) -> T:
+        if not self._finalizer.alive:
+            raise RuntimeError("this uploader is closed")
+        future = self._loop.portal.start_task_soon(func)
+        try:
+            return future.result()
+        except BaseException:
+            # KeyboardInterrupt or the like in this thread: cancel the upload so that it aborts
+            # its multipart upload, and wait for that to finish.
+            future.cancel()
+            concurrent.futures.wait([future], timeout=90)
+            raise
+
+    def upload_file(
+        self,
+        filename: str | os.PathLike[str],
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """See :meth:`AsyncResilientUploader.upload_file`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_file, filename, bucket, key, extra_args, on_progress
+            )
+        )
+
+    def upload_fileobj(
+        self,
+        fileobj: IO[bytes] | Any,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """See :meth:`AsyncResilientUploader.upload_fileobj`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_fileobj, fileobj, bucket, key, extra_args, on_progress
+            )
+        )
+
+    def upload_directory(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[UploadResult]:
+        """See :meth:`AsyncResilientUploader.upload_directory`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_directory, directory, bucket, prefix, extra_args, on_progress
+            )
+        )
+
+
+def _regular_files_below(root: Path) -> dict[Path, int]:
+    """Regular files below ``root`` (symlinks not followed), sorted, with their sizes."""
+    if not root.is_dir():
+        raise SourceError(f"{root} is not a directory")
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            found[path] = path.stat().st_size
+    return found
+
+
+def _shut_down(loop: LoopThread, uploader: AsyncResilientUploader) -> None:
+    try:
+        loop.portal.call(uploader.aclose)
+    finally:
+        loop.stop()

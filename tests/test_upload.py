@@ -1,0 +1,294 @@
+"""Uploads against the real SeaweedFS server: sizes, strategies, streams, arguments, facades."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import boto3
+import pytest
+
+from resilient_s3 import (
+    AsyncResilientUploader,
+    Checksum,
+    ResilientUploader,
+    UploadConfig,
+    UploadResult,
+)
+from resilient_s3._checksums import CHECKSUM_KINDS, b64
+from resilient_s3.testing import S3Server
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+THRESHOLD = 8 * MiB
+
+
+@pytest.fixture(scope="module")
+def session(s3_server: S3Server) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key=s3_server.secret_key,
+        region_name=s3_server.region,
+    )
+
+
+@pytest.fixture
+def uploader(s3_server: S3Server, session: boto3.Session) -> Iterator[ResilientUploader]:
+    with ResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:
+        yield up
+
+
+def write_random(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def read_back(client: Any, bucket: str, key: str) -> bytes:
+    body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
+    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return uploads
+
+
+class ProgressLog:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int | None]] = []
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.seen.append((done, total))
+
+    def assert_complete(self, size: int) -> None:
+        values = [done for done, _ in self.seen]
+        assert values == sorted(values), "progress went backwards"
+        assert (values[-1] if values else 0) == size
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, 5 * MiB - 1, 5 * MiB, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1, 100 * MiB + 3],
+    ids=lambda n: f"{n}B",
+)
+async def test_upload_file_sizes_round_trip(
+    s3_server: S3Server,
+    session: boto3.Session,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    size: int,
+) -> None:
+    data = write_random(tmp_path / "f.bin", size)
+    progress = ProgressLog()
+    async with AsyncResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:
+        result = await up.upload_file(tmp_path / "f.bin", s3_bucket, "obj", on_progress=progress)
+
+    assert read_back(s3_client, s3_bucket, "obj") == data
+    assert result.size == size
+    assert (result.bucket, result.key) == (s3_bucket, "obj")
+    progress.assert_complete(size)
+    if size < THRESHOLD:
+        assert result.strategy == "single"
+        assert result.parts == 1
+        assert not result.etag.strip('"').rpartition("-")[1]
+    else:
+        assert result.strategy == "multipart"
+        assert result.parts == -(-size // (8 * MiB))
+        assert result.etag.strip('"').endswith(f"-{result.parts}")
+    assert result.checksum is not None
+    assert result.checksum.algorithm == "CRC64NVME"
+    assert result.checksum.type == "FULL_OBJECT"
+    assert result.attempts == (1 if result.strategy == "single" else result.parts + 2)
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_sync_facade_single_and_multipart(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    small = write_random(tmp_path / "small", 1000)
+    large = write_random(tmp_path / "large", 20 * MiB + 5)
+    r1 = uploader.upload_file(tmp_path / "small", s3_bucket, "dir/small")
+    r2 = uploader.upload_file(str(tmp_path / "large"), s3_bucket, "dir/large")
+    assert (r1.strategy, r2.strategy) == ("single", "multipart")
+    assert read_back(s3_client, s3_bucket, "dir/small") == small
+    assert read_back(s3_client, s3_bucket, "dir/large") == large
+
+
+def test_non_seekable_stream_of_50_mib(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any
+) -> None:
+    data = os.urandom(50 * MiB + 11)
+    read_fd, write_fd = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "wb") as sink:
+            for start in range(0, len(data), 1 << 20):
+                sink.write(data[start : start + (1 << 20)])
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    progress = ProgressLog()
+    with os.fdopen(read_fd, "rb") as pipe:
+        result = uploader.upload_fileobj(pipe, s3_bucket, "piped", on_progress=progress)
+    writer.join()
+    assert result.strategy == "multipart"
+    assert result.size == len(data)
+    assert read_back(s3_client, s3_bucket, "piped") == data
+    assert all(total is None for _, total in progress.seen)
+    progress.assert_complete(len(data))
+
+
+def test_short_stream_is_a_single_put(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any
+) -> None:
+    class Unseekable(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._inner = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            return self._inner.readinto(buffer)
+
+    result = uploader.upload_fileobj(Unseekable(b"abc" * 1000), s3_bucket, "short")
+    assert result.strategy == "single"
+    assert read_back(s3_client, s3_bucket, "short") == b"abc" * 1000
+
+
+def test_seekable_stream_uploads_from_its_position(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any
+) -> None:
+    data = os.urandom(12 * MiB)
+    stream = io.BytesIO(data)
+    stream.seek(1000)
+    result = uploader.upload_fileobj(stream, s3_bucket, "tail")
+    assert result.size == len(data) - 1000
+    assert result.strategy == "multipart"
+    assert read_back(s3_client, s3_bucket, "tail") == data[1000:]
+
+
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["single", "multipart"])
+def test_extra_args_reach_the_object(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path, size: int
+) -> None:
+    write_random(tmp_path / "f", size)
+    uploader.upload_file(
+        tmp_path / "f",
+        s3_bucket,
+        "with-args",
+        extra_args={
+            "ContentType": "video/mp4",
+            "Metadata": {"owner": "tests", "purpose": "extra-args"},
+            "CacheControl": "max-age=60",
+            "ContentDisposition": "attachment",
+            "Tagging": "team=storage&tier=gold",
+        },
+    )
+    head = s3_client.head_object(Bucket=s3_bucket, Key="with-args")
+    assert head["ContentType"] == "video/mp4"
+    assert head["Metadata"] == {"owner": "tests", "purpose": "extra-args"}
+    assert head["CacheControl"] == "max-age=60"
+    assert head["ContentDisposition"] == "attachment"
+    tags = s3_client.get_object_tagging(Bucket=s3_bucket, Key="with-args")["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"team": "storage", "tier": "gold"}
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC32", "CRC64NVME"])
+def test_full_object_checksums_match_a_local_computation(
+    s3_server: S3Server,
+    session: boto3.Session,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    algorithm: Any,
+) -> None:
+    data = write_random(tmp_path / "f", 11 * MiB + 1)
+    config = UploadConfig(checksum_algorithm=algorithm)
+    with ResilientUploader(
+        session=session, endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        multipart = up.upload_file(tmp_path / "f", s3_bucket, "multi")
+        single = up.upload_fileobj(io.BytesIO(data[:1000]), s3_bucket, "single")
+    expected = CHECKSUM_KINDS[algorithm].digest(data)
+    assert multipart.checksum == Checksum(algorithm, b64(expected), "FULL_OBJECT")
+    assert single.checksum == Checksum(
+        algorithm, b64(CHECKSUM_KINDS[algorithm].digest(data[:1000])), "FULL_OBJECT"
+    )
+    assert read_back(s3_client, s3_bucket, "multi") == data
+
+
+def test_upload_directory(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    tree = {
+        "a.txt": os.urandom(10),
+        "sub/b.bin": os.urandom(9 * MiB),
+        "sub/deeper/c": b"",
+        "d e+f.txt": b"spaces and plus",
+    }
+    for name, data in tree.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    seen = ProgressLog()
+    results = uploader.upload_directory(tmp_path, s3_bucket, prefix="p/", on_progress=seen)
+    assert sorted(r.key for r in results) == sorted(f"p/{name}" for name in tree)
+    for name, data in tree.items():
+        assert read_back(s3_client, s3_bucket, f"p/{name}") == data
+    assert seen.seen[-1] == (sum(map(len, tree.values())), sum(map(len, tree.values())))
+
+
+def test_keys_with_unusual_characters(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    write_random(tmp_path / "f", 10)
+    for key in ["a b/c+d=e&f?g#h", "ünï/cødé ✓", "x//y", "~tilde/%percent"]:
+        uploader.upload_file(tmp_path / "f", s3_bucket, key)
+        assert read_back(s3_client, s3_bucket, key) == (tmp_path / "f").read_bytes()
+
+
+async def test_cancelled_upload_leaves_no_multipart_upload(
+    s3_server: S3Server, session: boto3.Session, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    write_random(tmp_path / "f", 64 * MiB)
+    started = anyio.Event()
+
+    def on_progress(done: int, total: int | None) -> None:
+        if done > 10 * MiB:
+            started.set()
+
+    config = UploadConfig(max_concurrency=2)
+    async with (
+        AsyncResilientUploader(
+            session=session, endpoint_url=s3_server.endpoint_url, config=config
+        ) as up,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(up.upload_file, tmp_path / "f", s3_bucket, "cancelled", None, on_progress)
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert open_uploads(s3_client, s3_bucket) == []
+    listed = s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
+    assert [o["Key"] for o in listed] == []
+
+
+def test_result_is_an_upload_result(
+    uploader: ResilientUploader, s3_bucket: str, tmp_path: Path
+) -> None:
+    write_random(tmp_path / "f", 3)
+    result = uploader.upload_file(tmp_path / "f", s3_bucket, "r")
+    assert isinstance(result, UploadResult)
+    assert result.elapsed > 0
+    assert result.retries == {}
+    assert result.credential_refreshes == 0
+    assert result.clock_offset == 0.0
+    assert result.resumed_parts == 0
+    assert result.version_id is None
