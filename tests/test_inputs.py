@@ -181,3 +181,16 @@ def test_file_that_changes_while_read_is_aborted(
     assert info.value.upload_id is not None
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+def test_an_invalid_sse_c_key_is_not_quoted(offline: ResilientUploader, tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    with pytest.raises(InvalidUploadError) as info:
+        offline.upload_file(
+            tmp_path / "f",
+            "bucket",
+            "k",
+            extra_args={"SSECustomerAlgorithm": "AES256", "SSECustomerKey": 12345678987654321},
+        )
+    assert "12345678987654321" not in str(info.value)
+    assert "SSECustomerKey" in str(info.value)

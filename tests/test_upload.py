@@ -202,6 +202,47 @@ def test_extra_args_reach_the_object(
     assert {t["Key"]: t["Value"] for t in tags} == {"team": "storage", "tier": "gold"}
 
 
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["single", "multipart"])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "AES256"}),
+        ({"StorageClass": "STANDARD_IA"}, {"StorageClass": "STANDARD_IA"}),
+        ({"ACL": "public-read"}, {}),
+    ],
+    ids=["sse-s3", "storage-class", "acl"],
+)
+def test_object_attributes(
+    uploader: ResilientUploader,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    size: int,
+    args: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    data = write_random(tmp_path / "f", size)
+    uploader.upload_file(tmp_path / "f", s3_bucket, "attrs", extra_args=args)
+    head = s3_client.head_object(Bucket=s3_bucket, Key="attrs")
+    assert {name: head.get(name) for name in expected} == expected
+    assert read_back(s3_client, s3_bucket, "attrs") == data
+
+
+@pytest.mark.parametrize("size", [100, 9 * MiB], ids=["single", "multipart"])
+def test_sse_c_key_travels_with_every_part(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path, size: int
+) -> None:
+    data = write_random(tmp_path / "f", size)
+    key = os.urandom(32)
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    uploader.upload_file(tmp_path / "f", s3_bucket, "sse-c", extra_args=dict(sse_c))
+    got = s3_client.get_object(Bucket=s3_bucket, Key="sse-c", **sse_c)
+    assert got["SSECustomerAlgorithm"] == "AES256"
+    assert got["Body"].read() == data
+    with pytest.raises(s3_client.exceptions.ClientError):
+        s3_client.get_object(Bucket=s3_bucket, Key="sse-c")
+
+
 @pytest.mark.parametrize("algorithm", ["CRC32C", "CRC32", "CRC64NVME"])
 def test_full_object_checksums_match_a_local_computation(
     s3_server: S3Server,

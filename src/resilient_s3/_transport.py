@@ -181,9 +181,7 @@ class S3Transport:
         try:
             validate_parameters(params, model.input_shape)
         except ParamValidationError as exc:
-            raise InvalidUploadError(
-                f"invalid extra_args for {operation}: {exc}", bucket=where.bucket, key=where.key
-            ) from exc
+            raise _invalid_arguments(operation, exc, params, where) from None
         request = self._serializer.serialize_to_request(params, model)
         base = await self._endpoint(where.bucket, model)
         url = base + request["url_path"]
@@ -228,9 +226,7 @@ class S3Transport:
                 exc,
             ) from exc
         except ParamValidationError as exc:
-            raise InvalidUploadError(
-                f"invalid arguments for {operation}: {exc}", bucket=where.bucket, key=where.key
-            ) from exc
+            raise _invalid_arguments(operation, exc, params, where) from None
         except NoCredentialsError as exc:
             raise InvalidUploadError(
                 "no AWS credentials found", bucket=where.bucket, key=where.key
@@ -242,6 +238,24 @@ class S3Transport:
                 raise _network_error(exc, where, operation) from exc
             raise
         return response
+
+
+_SECRET_PARAMS = ("SSECustomerKey", "CopySourceSSECustomerKey")
+
+
+def _invalid_arguments(
+    operation: str, exc: ParamValidationError, params: Mapping[str, Any], where: Where
+) -> InvalidUploadError:
+    """botocore quotes bad values; an SSE-C key must not travel on in a message or a chain."""
+    text = str(exc)
+    for name in _SECRET_PARAMS:
+        value = params.get(name)
+        if value:
+            for shown in {repr(value), str(value)}:
+                text = text.replace(shown, "***")
+    return InvalidUploadError(
+        f"invalid extra_args for {operation}: {text}", bucket=where.bucket, key=where.key
+    )
 
 
 async def _chunks(body: memoryview, on_sent: Callable[[int], None]) -> AsyncIterator[memoryview]:

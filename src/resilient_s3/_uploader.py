@@ -218,6 +218,13 @@ class AsyncResilientUploader:
                 bucket=bucket,
                 key=key,
             )
+        customer_key = args.get("SSECustomerKey")
+        if customer_key is not None and not isinstance(customer_key, bytes | str):
+            raise InvalidUploadError(
+                "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
+                bucket=bucket,
+                key=key,
+            )
         return args
 
     async def _upload(

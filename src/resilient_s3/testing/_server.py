@@ -266,6 +266,7 @@ class S3Server:
                 data_dir = self._data_dir or self._runtime_dir / "data"
                 data_dir.mkdir(parents=True, exist_ok=True)
                 self._write_s3_config()
+                self._write_security_config()
                 self._launch(binary, data_dir)
                 for bucket in self._buckets:
                     self.create_bucket(bucket)
@@ -325,6 +326,15 @@ class S3Server:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(config, f)
+
+    def _write_security_config(self) -> None:
+        # weed reads security.toml from its working directory; a key-encryption key enables
+        # SSE-S3 (ServerSideEncryption=AES256), which otherwise answers InternalError.
+        assert self._runtime_dir is not None
+        path = self._runtime_dir / "security.toml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f'[s3.sse]\nkek = "{secrets.token_hex(32)}"\n')
 
     def _command(self, binary: str, data_dir: Path) -> list[str]:
         assert self._runtime_dir is not None
