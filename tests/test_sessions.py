@@ -100,6 +100,7 @@ def test_refreshable_credentials_from_a_custom_provider(
     assert result.strategy == "multipart"
     # 5 minutes left is inside botocore's refresh window: every signing asked the provider.
     assert len(calls) > 1
+    assert result.credential_refreshes == len(calls) - 1
 
 
 def test_not_a_session() -> None:

@@ -40,6 +40,8 @@ class CredentialOwner:
             frozen = await getter()
         elif _may_block(source):
             async with self._lock:
+                if _may_block(source):  # another task may have refreshed while this one waited
+                    self.refreshes += 1
                 frozen = await anyio.to_thread.run_sync(getter)
         else:
             frozen = getter()
