@@ -27,7 +27,7 @@ from resilient_s3.testing import Identity, S3Server, _server
 
 pytest_plugins = ("pytester",)
 
-NO_RETRIES = Config(retries={"max_attempts": 1})
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 READER = Identity("reader", "READERACCESSKEY00001", "reader-secret-0001", actions=("Read", "List"))
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

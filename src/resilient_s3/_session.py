@@ -74,7 +74,7 @@ def _client_config(config: UploadConfig, settings: SessionSettings) -> AioConfig
         # Custom endpoints (MinIO, SeaweedFS, localhost) rarely resolve bucket subdomains.
         s3["addressing_style"] = "path"
     ours = AioConfig(
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         max_pool_connections=config.max_concurrency,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
+import botocore.auth
 from botocore.auth import SIGV4_TIMESTAMP, UNSIGNED_PAYLOAD, S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
@@ -18,7 +19,10 @@ Clock = Callable[[], datetime.datetime]
 
 
 def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    """Naive UTC now, from the function botocore's own signers use (looked up on each call, so
+    a test that skews botocore's clock skews ours too)."""
+    now: datetime.datetime = botocore.auth.get_current_datetime()
+    return now
 
 
 class _PresetPayloadSigV4(S3SigV4Auth):  # type: ignore[misc]

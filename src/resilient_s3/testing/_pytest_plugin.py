@@ -1,4 +1,4 @@
-"""pytest fixtures for a real S3 server, registered through the ``pytest11`` entry point.
+"""pytest fixtures for a real S3 server and faults in front of it (``pytest11`` entry point).
 
 Nothing starts and nothing heavy is imported unless a test asks for one of the fixtures.
 """
@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ._chaos import ChaosProxy
     from ._server import S3Server
+    from ._vendor import CredentialVendor
 
 _SKIP_NO_WEED = (
     "resilient_s3.testing: no 'weed' binary next to the Python executable or on PATH "
@@ -24,12 +26,16 @@ _SKIP_NO_WEED = (
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    """A SeaweedFS S3 server on loopback for the whole session, with no buckets."""
+    """A SeaweedFS S3 server on loopback for the whole session, with no buckets.
+
+    Besides its admin it knows a pool of identities for ``credential_vendor``.
+    """
     from ._server import S3Server, find_weed
+    from ._vendor import CredentialVendor
 
     if find_weed() is None:
         pytest.skip(_SKIP_NO_WEED)
-    with S3Server() as server:
+    with S3Server(identities=CredentialVendor.pool(64)) as server:
         yield server
 
 
@@ -49,9 +55,28 @@ def s3_client(s3_server: S3Server) -> Iterator[Any]:
     """A boto3 S3 client for ``s3_server`` with botocore's retries off."""
     from botocore.config import Config
 
-    client = s3_server.boto3_client(config=Config(retries={"max_attempts": 1}))
+    client = s3_server.boto3_client(
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    )
     yield client
     client.close()
+
+
+@pytest.fixture
+def chaos_proxy(s3_server: S3Server) -> Iterator[ChaosProxy]:
+    """A fault-free :class:`ChaosProxy` in front of ``s3_server``; add faults in the test."""
+    from ._chaos import ChaosProxy
+
+    with ChaosProxy(s3_server.endpoint_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def credential_vendor(s3_server: S3Server, chaos_proxy: ChaosProxy) -> CredentialVendor:
+    """Issues expiring keys that ``chaos_proxy`` enforces; set ``lifetime``/``server_early``."""
+    from ._vendor import CredentialVendor
+
+    return CredentialVendor(s3_server.identities, chaos_proxy)
 
 
 def _bucket_name(test_name: str) -> str:

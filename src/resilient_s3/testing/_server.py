@@ -464,7 +464,7 @@ class S3Server:
             region_name=self._region,
             config=Config(
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": 1},
+                retries={"total_max_attempts": 1, "mode": "standard"},
                 connect_timeout=1,
                 read_timeout=5,
             ),
