@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
             "and upload to it; the bucket is created",
         )
         p.add_argument("--part-size", type=_size, default=8 * MiB, help="e.g. 8MiB (default)")
-        p.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
+        p.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
         p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
         p.add_argument("--quiet", action="store_true", help="no progress display")
 

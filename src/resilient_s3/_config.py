@@ -24,7 +24,7 @@ class UploadConfig:
     """Objects of at least this many bytes are uploaded in parts; smaller ones in one PUT."""
     part_size: int = 8 * MiB
     """Requested part size; grown where needed so that the object fits in 10,000 parts."""
-    max_concurrency: int = 8
+    max_concurrency: int = 16
     """Requests in flight at most, across everything this uploader does."""
     checksum_algorithm: ChecksumAlgorithm = "CRC64NVME"
     """Checksum sent with every part and checked by S3."""
