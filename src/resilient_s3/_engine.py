@@ -15,13 +15,22 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream
 
+from ._body import Body, FileBody, MemoryBody
 from ._buffers import BufferPool
-from ._checksums import CHECKSUM_KINDS, ChecksumKind, PartDigest, b64, digest_body
+from ._checksums import (
+    CHECKSUM_KINDS,
+    ChecksumKind,
+    PartDigest,
+    b64,
+    digest_body,
+    digest_file_range,
+)
 from ._config import UploadConfig
 from ._exceptions import IntegrityError, ObjectTooLargeError, S3RequestError, UploadError
 from ._planner import (
@@ -49,9 +58,9 @@ INLINE_BYTES = 128 * 1024
 """Files up to this size are read and digested on the event loop: a worker-thread hop costs
 more than reading and hashing that much from the page cache (about 100 us)."""
 
-ReadPart = tuple[Part, bytearray, PartDigest]
-"""A part read into a pooled buffer, with its digest; whoever holds it releases the buffer."""
-Emit = Callable[[Part, bytearray, PartDigest], Awaitable[None]]
+ReadPart = tuple[Part, Body, PartDigest]
+"""A part ready to send, with its digest; whoever holds it calls ``body.done()``."""
+Emit = Callable[[Part, Body, PartDigest], Awaitable[None]]
 
 # Only these extra_args travel with UploadPart (the object's other attributes are set once, at
 # CreateMultipartUpload); CompleteMultipartUpload also takes the conditional-write ones.
@@ -179,20 +188,39 @@ class Engine:
     async def _single(
         self, request: UploadRequest, counters: _Counters, size: int
     ) -> tuple[StoredBody, Checksum, int]:
-        buffer = await self._pool.acquire(size)
+        body, digest = await self._prepare_part(request.source, Part(1, 0, size))
         try:
-            view = memoryview(buffer)[:size]
-            digest = await self._read(request.source, view, 0)
             progress = Progress(size, request.on_progress)
-            return await self._put(request, counters, view, digest, progress)
+            return await self._put(request, counters, body, digest, progress)
         finally:
-            self._pool.release(buffer)
+            body.done()
+
+    async def _prepare_part(self, source: Source, part: Part) -> tuple[Body, PartDigest]:
+        """The part's body and digest: small files and streams in memory, files by range."""
+        kind, sign = self._kind, self._sign_payload()
+        if isinstance(source, FileSource):
+            if part.length <= INLINE_BYTES:  # cheaper than a worker-thread hop
+                view = memoryview(source.read_bytes(part.offset, part.length))
+                return MemoryBody(view), digest_body(view, kind, sign)
+            digest = await anyio.to_thread.run_sync(
+                digest_file_range, source.read_into, part.offset, part.length, kind, sign
+            )
+            return FileBody(source, part.offset, part.length), digest
+        buffer = await self._pool.acquire(part.length)
+        body = MemoryBody(memoryview(buffer)[: part.length], partial(self._pool.release, buffer))
+        try:
+            read = await anyio.to_thread.run_sync(source.read_into, body.view, part.offset)
+            digest = await anyio.to_thread.run_sync(digest_body, body.view[:read], kind, sign)
+        except BaseException:
+            body.done()
+            raise
+        return body, digest
 
     async def _put(
         self,
         request: UploadRequest,
         counters: _Counters,
-        body: memoryview,
+        body: Body,
         digest: PartDigest,
         progress: Progress,
     ) -> tuple[StoredBody, Checksum, int]:
@@ -203,7 +231,7 @@ class Engine:
                 where, body, digest, self._kind, request.extra_args, progress.tracker(1)
             )
         self._check_echo(stored, digest, where)
-        return stored, Checksum(self._kind.algorithm, digest.checksum_b64), len(body)
+        return stored, Checksum(self._kind.algorithm, digest.checksum_b64), body.length
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -214,15 +242,8 @@ class Engine:
 
         async def read_parts(emit: Emit) -> None:
             for part in plan.parts():
-                buffer = await self._pool.acquire(part.length)
-                try:
-                    digest = await self._read(
-                        request.source, memoryview(buffer)[: part.length], part.offset
-                    )
-                except BaseException:
-                    self._pool.release(buffer)
-                    raise
-                await emit(part, buffer, digest)
+                body, digest = await self._prepare_part(request.source, part)
+                await emit(part, body, digest)
 
         return await self._run_multipart(request, counters, progress, read_parts)
 
@@ -238,23 +259,24 @@ class Engine:
         except BaseException:
             self._pool.release(first)
             raise
+        first_body = MemoryBody(view[:n], partial(self._pool.release, first))
         if n < base:
             try:
                 digest = await anyio.to_thread.run_sync(
-                    digest_body, view[:n], self._kind, self._sign_payload()
+                    digest_body, first_body.view, self._kind, self._sign_payload()
                 )
                 stored, checksum, size = await self._put(
-                    request, counters, view[:n], digest, Progress(n, request.on_progress)
+                    request, counters, first_body, digest, Progress(n, request.on_progress)
                 )
             finally:
-                self._pool.release(first)
+                first_body.done()
             return stored, checksum, size, 1, None
 
         async def read_parts(emit: Emit) -> None:
             digest = await anyio.to_thread.run_sync(
-                digest_body, memoryview(first)[:base], self._kind, self._sign_payload()
+                digest_body, first_body.view, self._kind, self._sign_payload()
             )
-            await emit(Part(1, 0, base), first, digest)
+            await emit(Part(1, 0, base), first_body, digest)
             offset, number = base, 2
             while True:
                 if number > MAX_PARTS:
@@ -274,7 +296,8 @@ class Engine:
                 except BaseException:
                     self._pool.release(buffer)
                     raise
-                await emit(Part(number, offset, got), buffer, digest)
+                body = MemoryBody(view[:got], partial(self._pool.release, buffer))
+                await emit(Part(number, offset, got), body, digest)
                 if got < length:
                     return
                 offset += got
@@ -311,11 +334,11 @@ class Engine:
         try:
             send, receive = anyio.create_memory_object_stream[ReadPart](0)
 
-            async def emit(part: Part, buffer: bytearray, digest: PartDigest) -> None:
+            async def emit(part: Part, body: Body, digest: PartDigest) -> None:
                 try:
-                    await send.send((part, buffer, digest))
+                    await send.send((part, body, digest))
                 except BaseException:
-                    self._pool.release(buffer)
+                    body.done()
                     raise
 
             async def reader() -> None:
@@ -324,9 +347,8 @@ class Engine:
 
             async def part_worker(items: ObjectReceiveStream[ReadPart]) -> None:
                 async with items:
-                    async for part, buffer, digest in items:
+                    async for part, body, digest in items:
                         try:
-                            body = memoryview(buffer)[: part.length]
                             part_where = Where(request.bucket, request.key, upload_id, part.number)
                             async with self._limiter:
                                 counters.attempts += 1
@@ -341,7 +363,7 @@ class Engine:
                             self._check_echo(stored, digest, part_where)
                             done[part.number] = (part, stored, digest)
                         finally:
-                            self._pool.release(buffer)
+                            body.done()
 
             try:
                 async with anyio.create_task_group() as tg:
@@ -459,17 +481,6 @@ class Engine:
         if self._config.sign_payload is not None:
             return self._config.sign_payload
         return not self._transport.is_https
-
-    async def _read(self, source: Source, view: memoryview, offset: int) -> PartDigest:
-        kind, sign = self._kind, self._sign_payload()
-
-        def read_and_digest() -> PartDigest:
-            source.read_into(view, offset)
-            return digest_body(view, kind, sign)
-
-        if len(view) <= INLINE_BYTES and isinstance(source, FileSource):
-            return read_and_digest()
-        return await anyio.to_thread.run_sync(read_and_digest)
 
     def _check_echo(self, stored: StoredBody, digest: PartDigest, where: Where) -> None:
         if stored.checksum is not None and stored.checksum != digest.checksum_b64:

@@ -93,6 +93,16 @@ class FileSource:
             )
         return done
 
+    def read_bytes(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` as new bytes (page-cache reads, on the event loop)."""
+        data = os.pread(self._fd, length, offset)
+        if len(data) < length:
+            more = os.pread(self._fd, length - len(data), offset + len(data))
+            data += more
+            if len(data) < length:
+                raise SourceChangedError(f"{self.path} shrank while it was being uploaded")
+        return data
+
     def check_unchanged(self) -> None:
         now = _fingerprint(os.fstat(self._fd))
         if now != self.fingerprint:

@@ -24,13 +24,14 @@ from botocore.utils import percent_encode_sequence
 from botocore.validate import validate_parameters
 from yarl import URL
 
+from ._body import Body
 from ._checksums import ChecksumKind, PartDigest
 from ._credentials import CredentialOwner
 from ._diagnostics import Cause, Diagnosis, diagnose_code
 from ._exceptions import InvalidUploadError, S3RequestError
 from ._signing import Clock, sign_request, utc_now
 
-SEND_CHUNK = 1024 * 1024
+SEND_CHUNK = 256 * 1024
 """Bytes handed to the socket at a time: the progress granularity."""
 
 
@@ -101,7 +102,7 @@ class S3Transport:
     async def put_object(
         self,
         where: Where,
-        body: memoryview,
+        body: Body,
         digest: PartDigest,
         kind: ChecksumKind,
         extra_args: Mapping[str, Any],
@@ -113,7 +114,7 @@ class S3Transport:
     async def upload_part(
         self,
         where: Where,
-        body: memoryview,
+        body: Body,
         digest: PartDigest,
         kind: ChecksumKind,
         extra_args: Mapping[str, Any],
@@ -133,14 +134,14 @@ class S3Transport:
         operation: str,
         params: dict[str, Any],
         where: Where,
-        body: memoryview,
+        body: Body,
         digest: PartDigest,
         kind: ChecksumKind,
         on_sent: Callable[[int], None],
     ) -> StoredBody:
         url, headers = await self._prepare(operation, params, where)
         headers[kind.header] = digest.checksum_b64
-        headers["Content-Length"] = str(len(body))
+        headers["Content-Length"] = str(body.length)
         try:
             credentials = await self._credentials.get_frozen_credentials()
         except NoCredentialsError as exc:
@@ -258,9 +259,8 @@ def _invalid_arguments(
     )
 
 
-async def _chunks(body: memoryview, on_sent: Callable[[int], None]) -> AsyncIterator[memoryview]:
-    for start in range(0, len(body), SEND_CHUNK):
-        chunk = body[start : start + SEND_CHUNK]
+async def _chunks(body: Body, on_sent: Callable[[int], None]) -> AsyncIterator[bytes | memoryview]:
+    for chunk in body.chunks(SEND_CHUNK):
         yield chunk
         on_sent(len(chunk))
 
