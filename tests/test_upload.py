@@ -333,3 +333,26 @@ def test_result_is_an_upload_result(
     assert result.clock_offset == 0.0
     assert result.resumed_parts == 0
     assert result.version_id is None
+
+
+def test_the_https_data_path(
+    s3_server: S3Server,
+    session: boto3.Session,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over https file bodies are read and sent in chunks (no sendfile), with UNSIGNED-PAYLOAD
+    and a signed checksum header. The test server speaks http, so https is pretended."""
+    from resilient_s3._transport import S3Transport
+
+    monkeypatch.setattr(S3Transport, "is_https", property(lambda self: True))
+    data = write_random(tmp_path / "f", 20 * MiB + 7)
+    progress = ProgressLog()
+    with ResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:
+        result = up.upload_file(tmp_path / "f", s3_bucket, "https", on_progress=progress)
+        up.upload_file(tmp_path / "f", s3_bucket, "https-single", extra_args=None)
+    assert result.strategy == "multipart"
+    assert read_back(s3_client, s3_bucket, "https") == data
+    progress.assert_complete(len(data))

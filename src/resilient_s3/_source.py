@@ -63,6 +63,7 @@ class FileSource:
                 f"cannot open {self.path}: {exc.strerror}", last_exception=exc
             ) from exc
         self._fd = fd
+        self._sendfile: IO[bytes] | None = None
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -103,12 +104,21 @@ class FileSource:
                 raise SourceChangedError(f"{self.path} shrank while it was being uploaded")
         return data
 
+    def sendfile_handle(self) -> IO[bytes]:
+        """A file object on the same open file for ``loop.sendfile`` (which reads by offset)."""
+        if self._sendfile is None:
+            self._sendfile = os.fdopen(os.dup(self._fd), "rb", buffering=0)
+        return self._sendfile
+
     def check_unchanged(self) -> None:
         now = _fingerprint(os.fstat(self._fd))
         if now != self.fingerprint:
             raise SourceChangedError(f"{self.path} changed while it was being uploaded")
 
     def close(self) -> None:
+        if self._sendfile is not None:
+            self._sendfile.close()
+            self._sendfile = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
