@@ -104,11 +104,16 @@ def test_refreshable_credentials_from_a_custom_provider(
 
 
 def test_not_a_session() -> None:
-    with (
-        ResilientUploader(session=object(), endpoint_url="http://127.0.0.1:9") as up,
-        pytest.raises(InvalidUploadError, match="session must be"),
-    ):
-        up.upload_fileobj(io.BytesIO(b"x"), "bucket", "key")
+    with pytest.raises(InvalidUploadError, match="session must be"):  # noqa: SIM117
+        with ResilientUploader(session=object(), endpoint_url="http://127.0.0.1:9"):
+            pass
+
+
+async def test_a_bad_session_fails_when_the_uploader_opens() -> None:
+    uploader = AsyncResilientUploader(session=object(), endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(InvalidUploadError, match="session must be"):
+        await uploader.upload_fileobj(io.BytesIO(b"x"), "bucket", "key")
+    await uploader.aclose()
 
 
 def test_secrets_stay_out_of_reprs(s3_server: S3Server) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from ._bench import cli as _bench_cli
 from ._config import CHECKSUM_ALGORITHMS, UploadConfig
 from ._exceptions import UploadError
 from ._planner import MiB
@@ -104,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     chaos.add_argument(
         "--stats-interval", type=float, default=0.0, help="print counters to stderr every N seconds"
     )
+
+    bench = sub.add_parser(
+        "bench",
+        help="compare S3 upload clients on the same server, data and faults",
+        description="Compare resilient-s3, boto3, aioboto3, the AWS CRT and obstore on the same "
+        "S3 server and data, with and without injected faults; each run in its own process. "
+        "Writes results.json, results.csv and chart.png; see benchmarks/README.md.",
+    )
+    _bench_cli.add_arguments(bench)
     return parser
 
 
@@ -168,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "chaos":
         return _chaos(args)
+    if args.command == "bench":
+        return _bench_cli.run(args)
     return _upload(args)
 
 

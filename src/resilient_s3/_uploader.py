@@ -75,8 +75,17 @@ class AsyncResilientUploader:
         return f"<AsyncResilientUploader endpoint={endpoint} config={self.config!r}>"
 
     async def __aenter__(self) -> AsyncResilientUploader:
-        await self._ensure_open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
+
+    async def open(self) -> None:
+        """Create the clients now (else the first upload does): a bad session, profile or
+        endpoint configuration fails here. ``async with`` calls it."""
+        await self._ensure_open()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -276,7 +285,16 @@ class ResilientUploader:
         return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
 
     def __enter__(self) -> ResilientUploader:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
         return self
+
+    def open(self) -> None:
+        """See :meth:`AsyncResilientUploader.open`; ``with`` calls it."""
+        self._run(self._async.open)
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -150,6 +150,11 @@ class S3Server:
         return f"http://127.0.0.1:{self._require_ports()['s3']}"
 
     @property
+    def master_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the SeaweedFS master (volume admin, e.g. vacuum)."""
+        return f"http://127.0.0.1:{self._require_ports()['master']}"
+
+    @property
     def access_key(self) -> str:
         """The admin access key."""
         return self._admin.access_key
