@@ -2,11 +2,12 @@
 
 Data flow of a multipart upload::
 
-    reader task --(part in a pooled buffer, its digest)--> channel --> N part tasks --> S3
+    reader task --(part body, its digest)--> channel --> N part tasks --> S3
 
-The reader fills at most ``max_concurrency + 2`` buffers ahead (the pool bounds it), so memory is
-independent of file size. Digests are computed in the reader's worker thread, beside the read.
-The multipart upload is aborted, shielded from cancellation, whenever it does not complete.
+The reader checksums one part ahead of the part tasks: a file part through a small buffer in a
+worker thread (it is read again as it is sent), a stream's part into a pooled buffer (at most
+``max_concurrency + 2`` exist), so memory is independent of the object's size. The multipart
+upload is aborted, shielded from cancellation, whenever it does not complete.
 """
 
 from __future__ import annotations
@@ -207,14 +208,15 @@ class Engine:
             )
             return FileBody(source, part.offset, part.length), digest
         buffer = await self._pool.acquire(part.length)
-        body = MemoryBody(memoryview(buffer)[: part.length], partial(self._pool.release, buffer))
+        release = partial(self._pool.release, buffer)
         try:
-            read = await anyio.to_thread.run_sync(source.read_into, body.view, part.offset)
-            digest = await anyio.to_thread.run_sync(digest_body, body.view[:read], kind, sign)
+            view = memoryview(buffer)[: part.length]
+            view = view[: await anyio.to_thread.run_sync(source.read_into, view, part.offset)]
+            digest = await anyio.to_thread.run_sync(digest_body, view, kind, sign)
         except BaseException:
-            body.done()
+            release()
             raise
-        return body, digest
+        return MemoryBody(view, release), digest
 
     async def _put(
         self,
@@ -252,51 +254,35 @@ class Engine:
     ) -> tuple[StoredBody, Checksum, int, int, str | None]:
         """A stream of unknown size: single PUT if it ends within the first part."""
         base = self._config.part_size
-        first = await self._pool.acquire(base)
-        try:
-            view = memoryview(first)[:base]
-            n = await anyio.to_thread.run_sync(request.source.read_into, view, 0)
-        except BaseException:
-            self._pool.release(first)
-            raise
-        first_body = MemoryBody(view[:n], partial(self._pool.release, first))
-        if n < base:
+        first, first_digest = await self._prepare_part(request.source, Part(1, 0, base))
+        if first.length < base:
             try:
-                digest = await anyio.to_thread.run_sync(
-                    digest_body, first_body.view, self._kind, self._sign_payload()
-                )
                 stored, checksum, size = await self._put(
-                    request, counters, first_body, digest, Progress(n, request.on_progress)
+                    request,
+                    counters,
+                    first,
+                    first_digest,
+                    Progress(first.length, request.on_progress),
                 )
             finally:
-                first_body.done()
+                first.done()
             return stored, checksum, size, 1, None
 
         async def read_parts(emit: Emit) -> None:
-            digest = await anyio.to_thread.run_sync(
-                digest_body, first_body.view, self._kind, self._sign_payload()
-            )
-            await emit(Part(1, 0, base), first_body, digest)
+            await emit(Part(1, 0, base), first, first_digest)
             offset, number = base, 2
             while True:
                 if number > MAX_PARTS:
                     await self._refuse_overlong_stream(request.source, offset, base)
                     return
                 length = stream_part_size(number, base)
-                buffer = await self._pool.acquire(length)
-                try:
-                    view = memoryview(buffer)[:length]
-                    got = await anyio.to_thread.run_sync(request.source.read_into, view, offset)
-                    if got == 0:
-                        self._pool.release(buffer)
-                        return
-                    digest = await anyio.to_thread.run_sync(
-                        digest_body, view[:got], self._kind, self._sign_payload()
-                    )
-                except BaseException:
-                    self._pool.release(buffer)
-                    raise
-                body = MemoryBody(view[:got], partial(self._pool.release, buffer))
+                body, digest = await self._prepare_part(
+                    request.source, Part(number, offset, length)
+                )
+                got = body.length
+                if got == 0:
+                    body.done()
+                    return
                 await emit(Part(number, offset, got), body, digest)
                 if got < length:
                     return
