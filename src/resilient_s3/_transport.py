@@ -18,24 +18,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import aiohttp.payload
 import botocore.handlers
 from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
 from botocore.utils import percent_encode_sequence
 from botocore.validate import validate_parameters
 from yarl import URL
 
-from ._body import Body, FileBody
+from ._body import Body
 from ._checksums import ChecksumKind, PartDigest
 from ._credentials import CredentialOwner
 from ._diagnostics import Cause, Diagnosis, diagnose_code
-from ._exceptions import InvalidUploadError, S3RequestError, SourceChangedError
+from ._exceptions import InvalidUploadError, S3RequestError
+from ._http1 import Http1Client
 from ._signing import Clock, sign_request, utc_now
+from ._version import __version__
 
 SEND_CHUNK = 256 * 1024
-"""Bytes handed to the socket at a time from memory."""
-SEND_SLICE = 1024 * 1024
-"""Bytes per sendfile call: the progress granularity of file bodies."""
+"""Bytes handed to aiohttp at a time (https)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +83,11 @@ class S3Transport:
             ttl_dns_cache=300,
             enable_cleanup_closed=False,
         )
+        self._http1 = Http1Client(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            user_agent=f"resilient-s3/{__version__}",
+        )
         self._http = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
@@ -98,6 +102,7 @@ class S3Transport:
         return str(self._control.meta.endpoint_url).startswith("https")
 
     async def close(self) -> None:
+        self._http1.close()
         await self._http.close()
 
     # -- bodies ----------------------------------------------------------------------------
@@ -161,23 +166,24 @@ class S3Transport:
             now=self._now,
         )
         try:
-            data: Any = (
-                _SendfilePayload(body, on_sent)
-                if isinstance(body, FileBody) and not self.is_https
-                else _chunks(body, on_sent)
-            )
-            async with self._http.put(
-                URL(url, encoded=True), data=data, headers=signed
-            ) as response:
-                if response.status != 200:
-                    raise _http_error(response.status, await response.read(), where, operation)
-                return StoredBody(
-                    etag=response.headers.get("ETag", ""),
-                    version_id=response.headers.get("x-amz-version-id"),
-                    checksum=response.headers.get(kind.header),
-                )
+            if not self.is_https:
+                answer = await self._http1.put(url, signed, body, on_sent)
+                status, answer_headers, answer_body = answer.status, answer.headers, answer.body
+            else:
+                async with self._http.put(
+                    URL(url, encoded=True), data=_chunks(body, on_sent), headers=signed
+                ) as response:
+                    status, answer_body = response.status, await response.read()
+                    answer_headers = {k.lower(): v for k, v in response.headers.items()}
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _network_error(exc, where, operation) from exc
+        if status != 200:
+            raise _http_error(status, answer_body, where, operation)
+        return StoredBody(
+            etag=answer_headers.get("etag", ""),
+            version_id=answer_headers.get("x-amz-version-id"),
+            checksum=answer_headers.get(kind.header),
+        )
 
     async def _prepare(
         self, operation: str, params: dict[str, Any], where: Where
@@ -265,44 +271,6 @@ def _invalid_arguments(
     return InvalidUploadError(
         f"invalid extra_args for {operation}: {text}", bucket=where.bucket, key=where.key
     )
-
-
-class _SendfilePayload(aiohttp.payload.Payload):
-    """A file range sent with ``os.sendfile``: page cache to socket, no copy through Python.
-
-    On Python 3.11, writing bytes to an asyncio transport copies whatever the socket does not
-    take at once into the transport's buffer; measured here that copy, the read into Python
-    and the buffer churn cost about 0.3 s of CPU per GiB, which sendfile saves. Plain http only:
-    TLS needs the bytes in user space.
-    """
-
-    def __init__(self, body: FileBody, on_sent: Callable[[int], None]) -> None:
-        super().__init__(body)
-        self._body = body
-        self._size = body.length
-        self._on_sent = on_sent
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        raise TypeError("a file body is not text")
-
-    async def write(self, writer: Any) -> None:
-        await self.write_with_length(writer, None)
-
-    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        send_headers = getattr(writer, "send_headers", None)
-        if send_headers is not None:  # aiohttp >= 3.11 holds headers back for the first write
-            send_headers()
-        await writer.drain()
-        loop = asyncio.get_running_loop()
-        file = self._body.source.sendfile_handle()
-        offset, remaining = self._body.offset, self._body.length
-        while remaining > 0:
-            sent = await loop.sendfile(writer.transport, file, offset, min(remaining, SEND_SLICE))
-            if sent == 0:
-                raise SourceChangedError(f"{self._body.source.path} shrank while it was sent")
-            self._on_sent(sent)
-            offset += sent
-            remaining -= sent
 
 
 async def _chunks(body: Body, on_sent: Callable[[int], None]) -> AsyncIterator[bytes | memoryview]:

@@ -1,0 +1,250 @@
+"""A lean HTTP/1.1 client for request bodies over plain http: PutObject and UploadPart.
+
+aiohttp costs about 0.4 ms of CPU per request here, half of a small-file upload; this client
+writes the head with one ``sock_sendall``, a file body with ``sock_sendfile`` (page cache to
+socket) and reads the answer into one reused buffer per connection. It speaks only what those
+two calls need: one request at a time per connection, keep-alive, a Content-Length or chunked
+answer. TLS goes through aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anyio
+
+from ._body import Body, FileBody
+
+SEND_SLICE = 1024 * 1024
+_BUFFER = 64 * 1024
+_MAX_HEAD = 64 * 1024
+
+
+class ProtocolError(OSError):
+    """The server answered something this client does not understand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+class _Connection:
+    def __init__(self, sock: socket.socket, read_timeout: float) -> None:
+        self.sock = sock
+        self._loop = asyncio.get_running_loop()
+        self._read_timeout = read_timeout
+        self._buffer = bytearray(_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._start = 0
+        self._end = 0
+
+    def is_stale(self) -> bool:
+        """An idle connection the server has closed (or sent something on) is not reused."""
+        try:
+            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False  # nothing to read: the connection is open and quiet
+        except OSError:
+            pass
+        return True
+
+    async def _fill(self) -> int:
+        if self._start == self._end:
+            self._start = self._end = 0
+        elif self._end == len(self._buffer):
+            pending = self._end - self._start
+            self._buffer[:pending] = self._buffer[self._start : self._end]
+            self._start, self._end = 0, pending
+        with anyio.fail_after(self._read_timeout):
+            n = await self._loop.sock_recv_into(self.sock, self._view[self._end :])
+        self._end += n
+        return n
+
+    async def read_answer(self) -> tuple[Answer, bool]:
+        """The answer and whether the connection may be reused."""
+        while True:
+            found = self._buffer.find(b"\r\n\r\n", self._start, self._end)
+            if found >= 0:
+                break
+            if self._end - self._start >= _MAX_HEAD:
+                raise ProtocolError("answer head too large")
+            if await self._fill() == 0:
+                raise ConnectionResetError("the server closed the connection without answering")
+        lines = bytes(self._view[self._start : found]).decode("latin-1").split("\r\n")
+        self._start = found + 4
+        version, _, rest = lines[0].partition(" ")
+        try:
+            status = int(rest[:3])
+        except ValueError:
+            raise ProtocolError(f"not an HTTP status line: {lines[0][:80]!r}") from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        reusable = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = await self._read_chunked()
+        elif "content-length" in headers:
+            body = await self._read_exactly(int(headers["content-length"]))
+        else:
+            body = await self._read_to_close()
+            reusable = False
+        return Answer(status, headers, body), reusable
+
+    async def _read_exactly(self, n: int) -> bytes:
+        while self._end - self._start < n:
+            if self._end == len(self._buffer) and self._start == 0:
+                # The answer is larger than the buffer: S3 answers to PUTs never are, but be safe.
+                self._buffer.extend(bytes(len(self._buffer)))
+                self._view = memoryview(self._buffer)
+            if await self._fill() == 0:
+                raise ConnectionResetError("the connection closed inside an answer")
+        data = bytes(self._view[self._start : self._start + n])
+        self._start += n
+        return data
+
+    async def _read_line(self) -> bytes:
+        while (found := self._buffer.find(b"\r\n", self._start, self._end)) < 0:
+            if await self._fill() == 0:
+                raise ConnectionResetError("the connection closed inside an answer")
+        line = bytes(self._view[self._start : found])
+        self._start = found + 2
+        return line
+
+    async def _read_chunked(self) -> bytes:
+        parts = []
+        while size := int((await self._read_line()).split(b";")[0] or b"0", 16):
+            parts.append(await self._read_exactly(size))
+            await self._read_line()
+        while await self._read_line():  # trailers
+            pass
+        return b"".join(parts)
+
+    async def _read_to_close(self) -> bytes:
+        while await self._fill():
+            if self._end == len(self._buffer):
+                self._buffer.extend(bytes(len(self._buffer)))
+                self._view = memoryview(self._buffer)
+        data = bytes(self._view[self._start : self._end])
+        self._start = self._end
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Http1Client:
+    """Keep-alive connections per host; one request per connection at a time."""
+
+    def __init__(self, *, connect_timeout: float, read_timeout: float, user_agent: str) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._user_agent = user_agent
+        self._idle: dict[tuple[str, int], deque[_Connection]] = {}
+
+    async def put(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body,
+        on_sent: Callable[[int], None],
+    ) -> Answer:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 80
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        host_header = host if port == 80 else f"{host}:{port}"
+        head = [f"PUT {target} HTTP/1.1", f"Host: {host_header}", f"User-Agent: {self._user_agent}"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        loop = asyncio.get_running_loop()
+        connection, reused = await self._connection(host, port)
+        try:
+            try:
+                await loop.sock_sendall(connection.sock, raw_head)
+            except OSError:
+                if not reused:
+                    raise
+                # The server closed an idle connection just now: nothing was processed, so the
+                # request goes out again on a fresh one.
+                connection.close()
+                connection, reused = await self._connection(host, port, fresh=True)
+                await loop.sock_sendall(connection.sock, raw_head)
+            try:
+                await self._send_body(loop, connection.sock, body, on_sent)
+            except OSError:
+                # The server may have answered early (an error) and closed: report its answer.
+                with anyio.move_on_after(1):
+                    answer, _ = await connection.read_answer()
+                    connection.close()
+                    return answer
+                raise
+            answer, reusable = await connection.read_answer()
+        except BaseException:
+            connection.close()
+            raise
+        if reusable:
+            self._idle.setdefault((host, port), deque()).append(connection)
+        else:
+            connection.close()
+        return answer
+
+    async def _connection(
+        self, host: str, port: int, *, fresh: bool = False
+    ) -> tuple[_Connection, bool]:
+        idle = self._idle.get((host, port))
+        while idle and not fresh:
+            connection = idle.pop()
+            if not connection.is_stale():
+                return connection, True
+            connection.close()
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            with anyio.fail_after(self._connect_timeout):
+                await loop.sock_connect(sock, address)
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock, self._read_timeout), False
+
+    async def _send_body(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        body: Body,
+        on_sent: Callable[[int], None],
+    ) -> None:
+        if isinstance(body, FileBody):
+            file = body.source.sendfile_handle()
+            offset, remaining = body.offset, body.length
+            while remaining > 0:
+                with anyio.fail_after(self._read_timeout):
+                    sent = await loop.sock_sendfile(sock, file, offset, min(remaining, SEND_SLICE))
+                if sent == 0:
+                    raise ConnectionResetError(f"{body.source.path} could not be sent")
+                on_sent(sent)
+                offset += sent
+                remaining -= sent
+            return
+        for chunk in body.chunks(SEND_SLICE):
+            with anyio.fail_after(self._read_timeout):
+                await loop.sock_sendall(sock, chunk)
+            on_sent(len(chunk))
+
+    def close(self) -> None:
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
