@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._config import UploadConfig
     from ._diagnostics import Cause, Diagnosis, diagnose
     from ._exceptions import (
+        CredentialRefreshError,
         IntegrityError,
         InvalidUploadError,
         ObjectTooLargeError,
@@ -25,13 +26,14 @@ if TYPE_CHECKING:
         UploadError,
     )
     from ._planner import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
-    from ._result import Checksum, UploadResult
+    from ._result import Checksum, UploaderStats, UploadResult
     from ._uploader import AsyncResilientUploader, DirectoryUploadError, ResilientUploader
 
 _MODULE_OF = {
     "AsyncResilientUploader": "._uploader",
     "Cause": "._diagnostics",
     "Checksum": "._result",
+    "CredentialRefreshError": "._exceptions",
     "Diagnosis": "._diagnostics",
     "DirectoryUploadError": "._uploader",
     "IntegrityError": "._exceptions",
@@ -49,6 +51,7 @@ _MODULE_OF = {
     "UploadConfig": "._config",
     "UploadError": "._exceptions",
     "UploadResult": "._result",
+    "UploaderStats": "._result",
     "diagnose": "._diagnostics",
 }
 
@@ -60,6 +63,7 @@ __all__ = [
     "AsyncResilientUploader",
     "Cause",
     "Checksum",
+    "CredentialRefreshError",
     "Diagnosis",
     "DirectoryUploadError",
     "IntegrityError",
@@ -73,6 +77,7 @@ __all__ = [
     "UploadConfig",
     "UploadError",
     "UploadResult",
+    "UploaderStats",
     "__version__",
     "diagnose",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ._exceptions import InvalidUploadError
 from ._planner import MiB
 from ._validation import validate_concurrency, validate_part_size, validate_threshold
 
@@ -36,23 +37,35 @@ class UploadConfig:
     """Seconds to establish a connection."""
     read_timeout: float = 60.0
     """Seconds without any byte from the server before a request is given up."""
+    min_speed: int = 64 * 1024
+    """Bytes per second: an attempt at sending a body slower than this on average is given up
+    (and retried), so the time allowed grows with the part size."""
+    max_attempts: int = 10
+    """Attempts per request (the first included) at most; an uploader-wide retry budget also
+    bounds the retries, so a dead endpoint fails in bounded time."""
+    credential_refresh_ahead: float = 300.0
+    """Refresh temporary credentials this many seconds before they expire (at most a quarter
+    of their lifetime, so short-lived tokens are not refreshed on every request)."""
 
     def __post_init__(self) -> None:
         validate_threshold(self.multipart_threshold)
         validate_part_size(self.part_size)
         validate_concurrency(self.max_concurrency)
         if self.checksum_algorithm not in CHECKSUM_ALGORITHMS:
-            from ._exceptions import InvalidUploadError
-
             raise InvalidUploadError(
                 f"checksum_algorithm must be one of {', '.join(CHECKSUM_ALGORITHMS)}, "
                 f"not {self.checksum_algorithm!r}"
             )
-        for name in ("connect_timeout", "read_timeout"):
+        for name in ("connect_timeout", "read_timeout", "min_speed", "max_attempts"):
             value = getattr(self, name)
-            if not value > 0:
-                from ._exceptions import InvalidUploadError
-
-                raise InvalidUploadError(
-                    f"{name} must be a positive number of seconds, not {value!r}"
-                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise InvalidUploadError(f"{name} must be a positive number, not {value!r}")
+        if not isinstance(self.max_attempts, int):
+            raise InvalidUploadError(
+                f"max_attempts must be a whole number, not {self.max_attempts!r}"
+            )
+        refresh = self.credential_refresh_ahead
+        if isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh < 0:
+            raise InvalidUploadError(
+                f"credential_refresh_ahead must be a number of seconds >= 0, not {refresh!r}"
+            )

@@ -1,56 +1,174 @@
 """The one owner of an uploader's credentials.
 
-Every request of an uploader, signed by our data path or by the aiobotocore control client,
-asks this object for frozen credentials. It wraps whatever the user's session provides: static
-keys, botocore ``RefreshableCredentials`` (assume-role, SSO, custom providers; their refresh is
-blocking I/O, so it runs in a worker thread) or aiobotocore's async credentials.
+Every request of an uploader, data path and control calls alike, is signed with credentials
+from one :class:`CredentialOwner`. It wraps whatever provides them: static keys, botocore
+``RefreshableCredentials`` (assume-role, SSO, container and custom providers), aiobotocore's
+async ones, or a plain sync or async callable returning credentials with an expiry.
+
+Temporary credentials are refreshed ahead of their expiry (``refresh_ahead`` seconds, at most a
+quarter of their lifetime, so a 15-minute token is not refreshed on every call as botocore's
+15-minute advisory window would: boto/botocore#2189), and at once when S3 rejects them as
+expired. One refresh runs at a time: the others wait for it and use its result. A blocking
+provider runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
-from ._exceptions import InvalidUploadError
+from ._exceptions import CredentialRefreshError, InvalidUploadError
+
+logger = logging.getLogger("resilient_s3")
+
+CredentialsCallable = Callable[[], Any]
+"""A sync or async callable returning a mapping with ``access_key``, ``secret_key``, ``token``
+and ``expiry_time`` (botocore's ``refresh_using`` format), or the AWS spelling
+``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, ``Expiration``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    credentials: ReadOnlyCredentials
+    expires_at: float | None  # epoch seconds; None for credentials that do not expire
 
 
 class CredentialOwner:
-    """Hands out frozen credentials; one refresh at a time."""
+    """Hands out credentials valid for a while yet; one refresh at a time."""
 
     method = "resilient-s3"
 
-    def __init__(self, source: Any) -> None:
+    def __init__(
+        self,
+        source: Any,
+        *,
+        refresh_ahead: float = 300.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self._source = source
+        self._fetch = _fetcher(source)
+        self._refresh_ahead = refresh_ahead
+        self._now = now
         self._lock = anyio.Lock()
+        self._current: _Snapshot | None = None
+        self._lifetime: float | None = None
+        self.generation = 0
+        """Increases with every refresh; a request remembers the generation it was signed with."""
         self.refreshes = 0
 
     def __repr__(self) -> str:
-        return f"<CredentialOwner source={type(self._source).__name__}>"
+        return f"<CredentialOwner source={type(self._source).__name__} refreshes={self.refreshes}>"
 
-    async def get_frozen_credentials(self) -> ReadOnlyCredentials:
+    @property
+    def can_refresh(self) -> bool:
+        return self._fetch is not None
+
+    async def get(self) -> ReadOnlyCredentials:
+        """Credentials that are not about to expire."""
+        current = self._current
+        if current is None or self._due(current):
+            async with self._lock:
+                current = self._current
+                if current is None:
+                    current = self._current = await self._initial()
+                if self._due(current):
+                    current = await self._refresh_or_keep(current)
+        return current.credentials
+
+    async def refresh_rejected(self, generation: int) -> bool:
+        """S3 refused credentials of ``generation`` as expired: refresh unless another task
+        already did. False if the source cannot be refreshed."""
+        if self._fetch is None:
+            return False
+        async with self._lock:
+            if self.generation == generation:
+                try:
+                    await self._refresh()
+                except Exception as exc:
+                    raise CredentialRefreshError(
+                        f"refreshing the expired credentials failed: {type(exc).__name__}: {exc}"
+                    ) from exc
+        return True
+
+    def _due(self, snapshot: _Snapshot) -> bool:
+        if snapshot.expires_at is None or self._fetch is None:
+            return False
+        window = self._refresh_ahead
+        if self._lifetime is not None:
+            window = min(window, self._lifetime / 4)
+        return self._now() >= snapshot.expires_at - window
+
+    async def _initial(self) -> _Snapshot:
         source = self._source
         if source is None:
             raise NoCredentialsError()
+        if callable(source) and not hasattr(source, "get_frozen_credentials"):
+            return await self._fetch_snapshot()
+        expiry = getattr(source, "_expiry_time", None)
+        values = [getattr(source, f"_{name}", None) for name in ("access_key", "secret_key")]
+        if self._fetch is not None and expiry is not None and all(values):
+            # What the session already holds, read without triggering botocore's own refresh.
+            frozen = ReadOnlyCredentials(*values, getattr(source, "_token", None))
+            return _Snapshot(frozen, expiry.timestamp())
         getter = source.get_frozen_credentials
         if inspect.iscoroutinefunction(getter):
             frozen = await getter()
-        elif _may_block(source):
-            async with self._lock:
-                if _may_block(source):  # another task may have refreshed while this one waited
-                    self.refreshes += 1
-                frozen = await anyio.to_thread.run_sync(getter)
         else:
-            frozen = getter()
-        if frozen is None or frozen.access_key is None or frozen.secret_key is None:
-            raise NoCredentialsError()
-        return frozen
+            frozen = await anyio.to_thread.run_sync(getter)
+        return _Snapshot(_checked(frozen), None)
 
-    # botocore's endpoint resolver asks for the account id (through one of these two, by
-    # version); S3 endpoints do not depend on it, and asking a refreshable source would refresh.
+    async def _refresh_or_keep(self, current: _Snapshot) -> _Snapshot:
+        """Refresh ahead of expiry; while the current credentials are still valid a failed
+        refresh only costs a warning (the next request tries again)."""
+        try:
+            return await self._refresh()
+        except Exception as exc:
+            if current.expires_at is not None and self._now() < current.expires_at:
+                logger.warning(
+                    "refreshing credentials failed, still using the current ones: %s",
+                    type(exc).__name__,
+                )
+                return current
+            raise CredentialRefreshError(
+                f"refreshing the credentials failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def _refresh(self) -> _Snapshot:
+        snapshot = await self._fetch_snapshot()
+        self._current = snapshot
+        self.generation += 1
+        self.refreshes += 1
+        return snapshot
+
+    async def _fetch_snapshot(self) -> _Snapshot:
+        fetch = self._fetch
+        assert fetch is not None
+        if inspect.iscoroutinefunction(fetch):
+            metadata = await fetch()
+        else:
+            metadata = await anyio.to_thread.run_sync(fetch)
+            if inspect.isawaitable(metadata):
+                metadata = await metadata
+        snapshot = _from_metadata(metadata)
+        if snapshot.expires_at is not None:
+            self._lifetime = max(snapshot.expires_at - self._now(), 0.0)
+        return snapshot
+
+    # aiobotocore asks its credential provider at client creation (and its endpoint resolver
+    # for the account id); the control client is unsigned, these keep it from resolving the
+    # profile's credential chain itself.
+    async def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return await self.get()
+
     def get_account_id(self) -> None:
         return None
 
@@ -58,14 +176,55 @@ class CredentialOwner:
         return lambda: None
 
     async def load_credentials(self) -> CredentialOwner:
-        """Lets this object stand as aiobotocore's ``credential_provider`` component."""
         return self
 
 
-def _may_block(source: Any) -> bool:
-    """True when a sync provider would refresh (network I/O) on this call."""
-    refresh_needed = getattr(source, "refresh_needed", None)
-    return bool(refresh_needed is not None and refresh_needed())
+def _fetcher(source: Any) -> Callable[[], Any] | None:
+    """The function that fetches fresh credentials from ``source``, if it has one."""
+    if source is None:
+        return None
+    if callable(source) and not hasattr(source, "get_frozen_credentials"):
+        return source  # type: ignore[no-any-return]
+    # botocore's and aiobotocore's RefreshableCredentials keep their provider's fetch here.
+    fetch = getattr(source, "_refresh_using", None)
+    return fetch if callable(fetch) else None
+
+
+def _from_metadata(metadata: Any) -> _Snapshot:
+    if not isinstance(metadata, Mapping):
+        frozen = getattr(metadata, "get_frozen_credentials", None)
+        if frozen is None:
+            raise InvalidUploadError(
+                "the credential provider must return a mapping with access_key, secret_key, "
+                f"token and expiry_time, not {type(metadata).__name__}"
+            )
+        return _Snapshot(_checked(frozen()), None)
+    access_key = metadata.get("access_key") or metadata.get("AccessKeyId")
+    secret_key = metadata.get("secret_key") or metadata.get("SecretAccessKey")
+    token = metadata.get("token") or metadata.get("SessionToken")
+    expiry = metadata.get("expiry_time") or metadata.get("Expiration")
+    frozen = _checked(ReadOnlyCredentials(access_key, secret_key, token))
+    return _Snapshot(frozen, _epoch(expiry))
+
+
+def _epoch(expiry: Any) -> float | None:
+    if expiry is None:
+        return None
+    if isinstance(expiry, int | float):
+        return float(expiry)
+    if isinstance(expiry, str):
+        expiry = datetime.datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+    if isinstance(expiry, datetime.datetime):
+        if expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=datetime.UTC)
+        return float(expiry.timestamp())
+    raise InvalidUploadError(f"cannot read credential expiry {type(expiry).__name__}")
+
+
+def _checked(frozen: Any) -> ReadOnlyCredentials:
+    if frozen is None or not frozen.access_key or not frozen.secret_key:
+        raise NoCredentialsError()
+    return ReadOnlyCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def require_credentials(source: Any) -> None:

@@ -13,9 +13,10 @@ upload is aborted, shielded from cancellation, whenever it does not complete.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -32,8 +33,15 @@ from ._checksums import (
     digest_body,
     digest_file_range,
 )
+from ._clock import ServerClock
 from ._config import UploadConfig
-from ._exceptions import IntegrityError, ObjectTooLargeError, S3RequestError, UploadError
+from ._exceptions import (
+    IntegrityError,
+    ObjectTooLargeError,
+    S3RequestError,
+    SourceChangedError,
+    UploadError,
+)
 from ._planner import (
     MAX_PARTS,
     Part,
@@ -44,6 +52,7 @@ from ._planner import (
     stream_part_size,
 )
 from ._result import Checksum, UploadResult
+from ._retry import Counters, Retrier
 from ._source import FileSource, Source
 from ._transport import S3Transport, StoredBody, Where
 
@@ -54,6 +63,10 @@ ProgressCallback = Callable[[int, "int | None"], object]
 ``total`` is None for streams of unknown size."""
 
 ABORT_TIMEOUT = 60.0
+
+TOKEN_METADATA = "resilient-s3-upload"
+"""Object metadata key holding a token unique to each multipart upload: HeadObject shows
+whether the object there was written by that upload (see ``Engine._confirm``)."""
 
 INLINE_BYTES = 128 * 1024
 """Files up to this size are read and digested on the event loop: a worker-thread hop costs
@@ -107,12 +120,6 @@ class Progress:
             self._callback(self.done, self.total)
 
 
-@dataclass
-class _Counters:
-    attempts: int = 0
-    retries: dict[str, int] = field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class UploadRequest:
     source: Source
@@ -130,27 +137,35 @@ class Engine:
         transport: S3Transport,
         config: UploadConfig,
         *,
-        limiter: anyio.CapacityLimiter,
+        retrier: Retrier,
         pool: BufferPool,
+        clock: ServerClock,
         credential_refreshes: Callable[[], int] = lambda: 0,
     ) -> None:
         self._transport = transport
         self._config = config
-        self._limiter = limiter
+        self._retrier = retrier
         self._pool = pool
+        self._clock = clock
         self._kind: ChecksumKind = _kind(config)
         self._credential_refreshes = credential_refreshes
+        self.totals = Counters()
+        """Attempts and retries of every upload so far."""
 
     async def upload(self, request: UploadRequest) -> UploadResult:
+        counters = Counters()
         try:
-            return await self._upload(request)
+            return await self._upload(request, counters)
         except UploadError as exc:
             _locate(exc, Where(request.bucket, request.key))
             raise
+        finally:
+            self.totals.attempts += counters.attempts
+            for cause, n in counters.retries.items():
+                self.totals.retries[cause] = self.totals.retries.get(cause, 0) + n
 
-    async def _upload(self, request: UploadRequest) -> UploadResult:
+    async def _upload(self, request: UploadRequest, counters: Counters) -> UploadResult:
         started = time.monotonic()
-        counters = _Counters()
         refreshes_before = self._credential_refreshes()
         source = request.source
         if source.size is not None:
@@ -180,6 +195,7 @@ class Engine:
             attempts=counters.attempts,
             retries=dict(counters.retries),
             credential_refreshes=self._credential_refreshes() - refreshes_before,
+            clock_offset=self._clock.offset,
             elapsed=time.monotonic() - started,
             upload_id=upload_id,
         )
@@ -187,7 +203,7 @@ class Engine:
     # -- single PUT --------------------------------------------------------------------------
 
     async def _single(
-        self, request: UploadRequest, counters: _Counters, size: int
+        self, request: UploadRequest, counters: Counters, size: int
     ) -> tuple[StoredBody, Checksum, int]:
         body, digest = await self._prepare_part(request.source, Part(1, 0, size))
         try:
@@ -221,24 +237,26 @@ class Engine:
     async def _put(
         self,
         request: UploadRequest,
-        counters: _Counters,
+        counters: Counters,
         body: Body,
         digest: PartDigest,
         progress: Progress,
     ) -> tuple[StoredBody, Checksum, int]:
         where = Where(request.bucket, request.key)
-        async with self._limiter:
-            counters.attempts += 1
-            stored = await self._transport.put_object(
+        stored = await self._retrier.run(
+            lambda: self._transport.put_object(
                 where, body, digest, self._kind, request.extra_args, progress.tracker(1)
-            )
+            ),
+            counters,
+            reread=partial(self._reread, request.source, body, digest),
+        )
         self._check_echo(stored, digest, where)
         return stored, Checksum(self._kind.algorithm, digest.checksum_b64), body.length
 
     # -- multipart ---------------------------------------------------------------------------
 
     async def _multipart(
-        self, request: UploadRequest, counters: _Counters, plan: UploadPlan
+        self, request: UploadRequest, counters: Counters, plan: UploadPlan
     ) -> tuple[StoredBody, Checksum, int, int, str]:
         progress = Progress(plan.size, request.on_progress)
 
@@ -250,7 +268,7 @@ class Engine:
         return await self._run_multipart(request, counters, progress, read_parts)
 
     async def _stream(
-        self, request: UploadRequest, counters: _Counters
+        self, request: UploadRequest, counters: Counters
     ) -> tuple[StoredBody, Checksum, int, int, str | None]:
         """A stream of unknown size: single PUT if it ends within the first part."""
         base = self._config.part_size
@@ -295,16 +313,17 @@ class Engine:
     async def _run_multipart(
         self,
         request: UploadRequest,
-        counters: _Counters,
+        counters: Counters,
         progress: Progress,
         read_parts: Callable[[Emit], Awaitable[None]],
     ) -> tuple[StoredBody, Checksum, int, int, str]:
         kind = self._kind
         create_args = {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}
+        token = secrets.token_hex(16)
+        create_args["Metadata"] = {**create_args.get("Metadata", {}), TOKEN_METADATA: token}
         where = Where(request.bucket, request.key)
-        async with self._limiter:
-            counters.attempts += 1
-            created = await self._transport.call(
+        created = await self._retrier.run(
+            lambda: self._transport.call(
                 "create_multipart_upload",
                 where,
                 Bucket=request.bucket,
@@ -312,7 +331,9 @@ class Engine:
                 ChecksumAlgorithm=kind.algorithm,
                 ChecksumType=kind.multipart_type,
                 **create_args,
-            )
+            ),
+            counters,
+        )
         upload_id: str = created["UploadId"]
         where = Where(request.bucket, request.key, upload_id)
         part_args = {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
@@ -336,16 +357,11 @@ class Engine:
                     async for part, body, digest in items:
                         try:
                             part_where = Where(request.bucket, request.key, upload_id, part.number)
-                            async with self._limiter:
-                                counters.attempts += 1
-                                stored = await self._transport.upload_part(
-                                    part_where,
-                                    body,
-                                    digest,
-                                    kind,
-                                    part_args,
-                                    progress.tracker(part.number),
-                                )
+                            stored = await self._retrier.run(
+                                self._part_sender(part_where, body, digest, part_args, progress),
+                                counters,
+                                reread=partial(self._reread, request.source, body, digest),
+                            )
                             self._check_echo(stored, digest, part_where)
                             done[part.number] = (part, stored, digest)
                         finally:
@@ -364,19 +380,20 @@ class Engine:
                 await anyio.to_thread.run_sync(request.source.check_unchanged)
             ordered = [done[n] for n in sorted(done)]
             size = sum(part.length for part, _, _ in ordered)
-            completed, checksum = await self._complete(request, counters, where, ordered)
+            completed, checksum = await self._complete(request, counters, where, ordered, token)
         except BaseException as exc:
             _locate(exc, where)
-            await self._abort(where, exc)
+            await self._abort(where, exc, counters)
             raise
         return completed, checksum, size, len(ordered), upload_id
 
     async def _complete(
         self,
         request: UploadRequest,
-        counters: _Counters,
+        counters: Counters,
         where: Where,
         parts: list[tuple[Part, StoredBody, PartDigest]],
+        token: str,
     ) -> tuple[StoredBody, Checksum]:
         kind = self._kind
         complete_args = {k: v for k, v in request.extra_args.items() if k in _COMPLETE_ARGS}
@@ -389,17 +406,34 @@ class Engine:
             expected = b64(kind.combine([(d.checksum, p.length) for p, _, d in parts]))
             complete_args[kind.param] = expected
             complete_args["ChecksumType"] = "FULL_OBJECT"
-        async with self._limiter:
-            counters.attempts += 1
-            response = await self._transport.call(
-                "complete_multipart_upload",
-                where,
-                Bucket=where.bucket,
-                Key=where.key,
-                UploadId=where.upload_id,
-                MultipartUpload={"Parts": listing},
-                **complete_args,
+        try:
+            response = await self._retrier.run(
+                lambda: self._transport.call(
+                    "complete_multipart_upload",
+                    where,
+                    Bucket=where.bucket,
+                    Key=where.key,
+                    UploadId=where.upload_id,
+                    MultipartUpload={"Parts": listing},
+                    **complete_args,
+                ),
+                counters,
             )
+        except S3RequestError as exc:
+            # An earlier attempt may have completed the upload, its answer lost: then a retry
+            # fails (AWS: NoSuchUpload) although the object is there. Only the object itself,
+            # carrying this upload's token, shows that.
+            size = sum(part.length for part, _, _ in parts)
+            confirmed = await self._confirm(request, where, token, size, expected, counters)
+            if confirmed is None:
+                raise
+            logger.info(
+                "CompleteMultipartUpload failed (%s) but the object is there: confirmed by "
+                "HeadObject for upload %s",
+                exc.code or "no answer",
+                where.upload_id,
+            )
+            response = confirmed
         reported = response.get(kind.param)
         if expected is not None and reported is not None and reported != expected:
             raise IntegrityError(
@@ -421,15 +455,54 @@ class Engine:
         )
         return stored, checksum
 
-    async def _abort(self, where: Where, reason: BaseException) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT) as scope:
-            try:
-                await self._transport.call(
-                    "abort_multipart_upload",
-                    where,
+    async def _confirm(
+        self,
+        request: UploadRequest,
+        where: Where,
+        token: str,
+        size: int,
+        expected: str | None,
+        counters: Counters,
+    ) -> dict[str, Any] | None:
+        """HeadObject's answer if the object is the one this upload wrote, else None."""
+        head_args = {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
+        try:
+            head = await self._retrier.run(
+                lambda: self._transport.call(
+                    "head_object",
+                    Where(where.bucket, where.key),
                     Bucket=where.bucket,
                     Key=where.key,
-                    UploadId=where.upload_id,
+                    ChecksumMode="ENABLED",
+                    **head_args,
+                ),
+                counters,
+                limited=False,
+            )
+        except S3RequestError:
+            return None
+        reported = head.get(self._kind.param)
+        if (
+            head.get("Metadata", {}).get(TOKEN_METADATA) != token
+            or head.get("ContentLength") != size
+            or (expected is not None and reported is not None and reported != expected)
+        ):
+            return None
+        return head
+
+    async def _abort(self, where: Where, reason: BaseException, counters: Counters) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT) as scope:
+            try:
+                await self._retrier.run(
+                    lambda: self._transport.call(
+                        "abort_multipart_upload",
+                        where,
+                        Bucket=where.bucket,
+                        Key=where.key,
+                        UploadId=where.upload_id,
+                    ),
+                    counters,
+                    limited=False,
                 )
                 logger.info(
                     "aborted multipart upload %s for s3://%s/%s after %s",
@@ -439,8 +512,8 @@ class Engine:
                     type(reason).__name__,
                 )
                 return
-            except S3RequestError as exc:
-                if exc.code == "NoSuchUpload":
+            except UploadError as exc:
+                if isinstance(exc, S3RequestError) and exc.code == "NoSuchUpload":
                     return
                 logger.warning(
                     "could not abort multipart upload %s for s3://%s/%s: %s",
@@ -453,6 +526,41 @@ class Engine:
             logger.warning("aborting multipart upload %s timed out", where.upload_id)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _part_sender(
+        self,
+        where: Where,
+        body: Body,
+        digest: PartDigest,
+        args: Mapping[str, Any],
+        progress: Progress,
+    ) -> Callable[[], Awaitable[StoredBody]]:
+        """One attempt at sending a part, with a fresh progress tracker each time."""
+        assert where.part_number is not None
+        number = where.part_number
+        return lambda: self._transport.upload_part(
+            where, body, digest, self._kind, args, progress.tracker(number)
+        )
+
+    async def _reread(self, source: Source, body: Body, digest: PartDigest) -> None:
+        """After a BadDigest: S3 hashed other bytes than were sent. A file part is read and
+        hashed again: if the file changed, the upload must not go on; if not, the bytes were
+        damaged in transit and are sent again (a buffered stream part is resent as it is)."""
+        if not isinstance(body, FileBody):
+            return
+        fresh = await anyio.to_thread.run_sync(
+            digest_file_range,
+            source.read_into,
+            body.offset,
+            body.length,
+            self._kind,
+            self._sign_payload(),
+        )
+        if fresh.checksum != digest.checksum:
+            raise SourceChangedError(
+                f"{body.source.path} changed while it was uploaded (S3 answered BadDigest and "
+                "the part reads differently now)"
+            )
 
     async def _refuse_overlong_stream(self, source: Source, offset: int, base: int) -> None:
         probe = memoryview(bytearray(1))

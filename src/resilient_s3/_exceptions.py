@@ -10,6 +10,7 @@ errors are mapped once, where they are caught, and kept as ``__cause__`` and ``l
     │   ├── SourceError             the source cannot be read: missing, a directory, unreadable
     │   └── ObjectTooLargeError     larger than S3 accepts
     ├── SourceChangedError          the source changed while it was read; the upload was aborted
+    ├── CredentialRefreshError      the credential provider failed when fresh credentials were due
     ├── S3RequestError              S3 (or the network to it) refused a request
     │   └── RetriesExhaustedError   a retryable failure that did not go away in time
     └── IntegrityError              S3 stored something other than what was sent
@@ -20,6 +21,7 @@ Every error names the bucket, key, upload id and part number where they apply an
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -83,6 +85,11 @@ class SourceChangedError(UploadError):
     """The source changed while it was being uploaded; the partial upload was aborted."""
 
 
+class CredentialRefreshError(UploadError):
+    """The credentials had to be refreshed (expired, or rejected as expired) and the provider
+    failed; ``__cause__`` is its exception."""
+
+
 class S3RequestError(UploadError):
     """S3, or the network to it, refused a request in a way that retrying did not fix."""
 
@@ -112,6 +119,13 @@ class S3RequestError(UploadError):
         self.code = code
         self.status = status
         self.request_id = request_id
+        self.server_time: datetime.datetime | None = None
+        """The server's clock (its ``Date`` header), naive UTC, when it answered."""
+        self.retry_after: float | None = None
+        """Seconds the server asked to wait (``Retry-After``)."""
+        self.credential_generation: int | None = None
+        self.attempts = 1
+        """Attempts made at this request, retries included."""
 
 
 class RetriesExhaustedError(S3RequestError):

@@ -43,3 +43,24 @@ class UploadResult:
     """Parts found already uploaded by an earlier, interrupted run."""
     elapsed: float = 0.0
     upload_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploaderStats:
+    """An uploader's running totals and its adaptive state (``uploader.stats``)."""
+
+    attempts: int
+    """Requests sent, retries included."""
+    retries: Mapping[str, int]
+    """Retried requests by cause (``"throttled"``, ``"network"``, ``"server-error"``,
+    ``"credentials-expired"``, ``"clock-skew"``, ``"bad-digest"``)."""
+    concurrency_limit: int
+    """Requests allowed in flight now: lowered on throttling, raised again on success."""
+    concurrency_max: int
+    concurrency_lowest: int
+    concurrency_decreases: int
+    retry_budget: int
+    """Tokens left in the retry budget (500 when full)."""
+    credential_refreshes: int
+    clock_offset: float
+    """Seconds added to the local clock when signing (learned from the server)."""

@@ -9,16 +9,18 @@ signs both our data path and the aiobotocore control client.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import botocore
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
+from ._clock import ServerClock
 from ._config import UploadConfig
 from ._credentials import CredentialOwner
 from ._exceptions import InvalidUploadError
-from ._signing import Clock, utc_now
 from ._transport import S3Transport
 
 
@@ -74,6 +76,9 @@ def _client_config(config: UploadConfig, settings: SessionSettings) -> AioConfig
         # Custom endpoints (MinIO, SeaweedFS, localhost) rarely resolve bucket subdomains.
         s3["addressing_style"] = "path"
     ours = AioConfig(
+        # Retries are decided by resilient-s3's classifier; signing by its signer, with the
+        # uploader's credential owner and clock offset (see S3Transport._sign_control).
+        signature_version=botocore.UNSIGNED,
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
@@ -91,12 +96,19 @@ async def open_transport(
     settings: SessionSettings,
     config: UploadConfig,
     stack: contextlib.AsyncExitStack,
-    now: Clock = utc_now,
+    *,
+    credentials: Any = None,
+    clock: ServerClock,
 ) -> tuple[S3Transport, CredentialOwner]:
-    """Create the transport; ``stack`` closes it."""
+    """Create the transport; ``stack`` closes it. ``credentials`` (a callable) replaces the
+    session's credentials."""
     inner, is_async = _unwrap(session)
-    source = await _credentials_of(inner, is_async)
-    owner = CredentialOwner(source)
+    source = credentials if credentials is not None else await _credentials_of(inner, is_async)
+    owner = CredentialOwner(
+        source,
+        refresh_ahead=config.credential_refresh_ahead,
+        now=lambda: time.time() + clock.offset,
+    )
     region = settings.region_name or inner.get_config_variable("region")
     if region is None and settings.endpoint_url:
         region = "us-east-1"
@@ -121,7 +133,8 @@ async def open_transport(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         verify=verify,
-        now=now,
+        min_speed=config.min_speed,
+        now=clock.now,
     )
     stack.push_async_callback(transport.close)
     return transport, owner

@@ -11,6 +11,7 @@ one place, above this module.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -18,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import anyio
 import botocore.handlers
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
 from botocore.utils import percent_encode_sequence
 from botocore.validate import validate_parameters
@@ -26,6 +30,7 @@ from yarl import URL
 
 from ._body import Body
 from ._checksums import ChecksumKind, PartDigest
+from ._clock import parse_http_date
 from ._credentials import CredentialOwner
 from ._diagnostics import Cause, Diagnosis, diagnose_code
 from ._exceptions import InvalidUploadError, S3RequestError
@@ -35,6 +40,9 @@ from ._version import __version__
 
 SEND_CHUNK = 256 * 1024
 """Bytes handed to aiohttp at a time (https)."""
+_SIGV4_HEADERS = frozenset(
+    {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +76,17 @@ class S3Transport:
         connect_timeout: float,
         read_timeout: float,
         verify: bool | str | None,
+        min_speed: float = float("inf"),
         now: Clock = utc_now,
     ) -> None:
         self._control = control
         self._credentials = credentials
         self._now = now
+        self._fixed_timeout = connect_timeout + read_timeout
+        self._min_speed = min_speed
+        # The control client is unsigned (see _session); it is signed here, by the same signer,
+        # credentials and clock as the data path.
+        control.meta.events.register("before-sign.s3", self._sign_control)
         self._model = control.meta.service_model
         self._serializer = control._serializer
         self._region = control.meta.region_name or "us-east-1"
@@ -150,12 +164,8 @@ class S3Transport:
         url, headers = await self._prepare(operation, params, where)
         headers[kind.header] = digest.checksum_b64
         headers["Content-Length"] = str(body.length)
-        try:
-            credentials = await self._credentials.get_frozen_credentials()
-        except NoCredentialsError as exc:
-            raise InvalidUploadError(
-                "no AWS credentials found", bucket=where.bucket, key=where.key
-            ) from exc
+        generation = self._credentials.generation
+        credentials = await self._get_credentials(where)
         signed = sign_request(
             "PUT",
             url,
@@ -166,24 +176,71 @@ class S3Transport:
             now=self._now,
         )
         try:
-            if not self.is_https:
-                answer = await self._http1.put(url, signed, body, on_sent)
-                status, answer_headers, answer_body = answer.status, answer.headers, answer.body
-            else:
-                async with self._http.put(
-                    URL(url, encoded=True), data=_chunks(body, on_sent), headers=signed
-                ) as response:
-                    status, answer_body = response.status, await response.read()
-                    answer_headers = {k.lower(): v for k, v in response.headers.items()}
+            with anyio.fail_after(self.attempt_timeout(body.length)):
+                if not self.is_https:
+                    answer = await self._http1.put(url, signed, body, on_sent)
+                    status, answer_headers, answer_body = (
+                        answer.status,
+                        answer.headers,
+                        answer.body,
+                    )
+                else:
+                    async with self._http.put(
+                        URL(url, encoded=True), data=_chunks(body, on_sent), headers=signed
+                    ) as response:
+                        status, answer_body = response.status, await response.read()
+                        answer_headers = {k.lower(): v for k, v in response.headers.items()}
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _network_error(exc, where, operation) from exc
+            error = _network_error(exc, where, operation)
+            error.credential_generation = generation
+            raise error from exc
         if status != 200:
-            raise _http_error(status, answer_body, where, operation)
+            error = _http_error(status, answer_body, answer_headers, where, operation)
+            error.credential_generation = generation
+            raise error
         return StoredBody(
             etag=answer_headers.get("etag", ""),
             version_id=answer_headers.get("x-amz-version-id"),
             checksum=answer_headers.get(kind.header),
         )
+
+    def attempt_timeout(self, length: int) -> float:
+        """Seconds one attempt at sending ``length`` bytes may take: a 5 GiB part on a slow
+        link is not a hung connection (stalls are caught sooner, by the read timeout)."""
+        return self._fixed_timeout + length / self._min_speed
+
+    async def _get_credentials(self, where: Where) -> ReadOnlyCredentials:
+        try:
+            return await self._credentials.get()
+        except NoCredentialsError as exc:
+            raise InvalidUploadError(
+                "no AWS credentials found", bucket=where.bucket, key=where.key
+            ) from exc
+
+    async def _sign_control(
+        self, request: AWSRequest, region_name: str | None = None, **_: Any
+    ) -> None:
+        credentials = await self._get_credentials(Where("", ""))
+        body = request.body
+        if body is None or isinstance(body, bytes | bytearray | str):
+            raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+            payload: str | None = hashlib.sha256(raw).hexdigest()
+        else:
+            payload = None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _SIGV4_HEADERS}
+        signed = sign_request(
+            request.method,
+            request.url,
+            headers,
+            credentials=credentials,
+            region=region_name or self._region,
+            payload_sha256=payload,
+            now=self._now,
+        )
+        for name, value in signed.items():
+            if name.lower() in _SIGV4_HEADERS:
+                del request.headers[name]
+                request.headers[name] = value
 
     async def _prepare(
         self, operation: str, params: dict[str, Any], where: Where
@@ -226,12 +283,13 @@ class S3Transport:
     async def call(self, operation: str, where: Where, **params: Any) -> dict[str, Any]:
         """One control call through aiobotocore, e.g. ``call("create_multipart_upload", ...)``."""
         method = getattr(self._control, operation)
+        generation = self._credentials.generation
         try:
             response: dict[str, Any] = await method(**params)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             meta = exc.response.get("ResponseMetadata", {})
-            raise _s3_error(
+            failure = _s3_error(
                 error.get("Code"),
                 meta.get("HTTPStatusCode"),
                 error.get("Message", ""),
@@ -239,7 +297,10 @@ class S3Transport:
                 where,
                 operation,
                 exc,
-            ) from exc
+            )
+            _read_answer_headers(failure, meta.get("HTTPHeaders", {}), error.get("ServerTime"))
+            failure.credential_generation = generation
+            raise failure from exc
         except ParamValidationError as exc:
             raise _invalid_arguments(operation, exc, params, where) from None
         except NoCredentialsError as exc:
@@ -289,17 +350,37 @@ def _ssl_context(verify: bool | str | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=get_cert_path(True))
 
 
-def _http_error(status: int, body: bytes, where: Where, operation: str) -> S3RequestError:
-    code = message = request_id = None
+def _http_error(
+    status: int, body: bytes, headers: Mapping[str, str], where: Where, operation: str
+) -> S3RequestError:
+    code = message = request_id = server_time = None
     if body:
         try:
             root = ET.fromstring(body)
             code = root.findtext("Code")
             message = root.findtext("Message")
             request_id = root.findtext("RequestId")
+            server_time = root.findtext("ServerTime")
         except ET.ParseError:
             message = body[:200].decode("utf-8", "replace")
-    return _s3_error(code, status, message or "", request_id, where, operation, None)
+    error = _s3_error(code, status, message or "", request_id, where, operation, None)
+    _read_answer_headers(error, headers, server_time)
+    return error
+
+
+def _read_answer_headers(
+    error: S3RequestError, headers: Mapping[str, str], server_time: str | None
+) -> None:
+    """The server's clock and its Retry-After, from an error answer (lower-case names)."""
+    error.server_time = parse_http_date(headers.get("date")) or parse_http_date(server_time)
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        try:
+            error.retry_after = max(0.0, float(retry_after))
+        except ValueError:
+            when = parse_http_date(retry_after)
+            if when is not None and error.server_time is not None:
+                error.retry_after = max(0.0, (when - error.server_time).total_seconds())
 
 
 def _s3_error(

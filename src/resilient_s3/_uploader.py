@@ -14,11 +14,15 @@ from typing import IO, Any, TypeVar
 import anyio
 
 from ._buffers import BufferPool
+from ._clock import ServerClock
+from ._concurrency import AdaptiveLimiter
 from ._config import UploadConfig
+from ._credentials import CredentialOwner, CredentialsCallable
 from ._engine import Engine, ProgressCallback, UploadRequest
 from ._exceptions import InvalidUploadError, SourceError, UploadError
 from ._portal import LoopThread
-from ._result import UploadResult
+from ._result import UploaderStats, UploadResult
+from ._retry import Retrier, RetryBudget, RetryPolicy
 from ._session import SessionSettings, open_transport
 from ._source import FileSource, Source, StreamSource
 from ._transport import S3Transport
@@ -47,7 +51,10 @@ class AsyncResilientUploader:
     """Uploads files and streams to S3, resiliently. Use ``async with`` or call :meth:`aclose`.
 
     ``session`` is the boto3, botocore, aioboto3 or aiobotocore session whose credentials,
-    region and profile to use (default: ``boto3.Session()``). ``botocore_config`` is merged into
+    region and profile to use (default: ``boto3.Session()``). ``credentials``, a sync or async
+    callable returning temporary credentials with their expiry (a mapping with ``access_key``,
+    ``secret_key``, ``token``, ``expiry_time``, or ``AccessKeyId``, ``SecretAccessKey``,
+    ``SessionToken``, ``Expiration``), replaces the session's. ``botocore_config`` is merged into
     the client configuration; ``verify`` is botocore's (False, or a CA bundle path).
     """
 
@@ -58,11 +65,17 @@ class AsyncResilientUploader:
         region_name: str | None = None,
         config: UploadConfig | None = None,
         *,
+        credentials: CredentialsCallable | None = None,
         botocore_config: Any = None,
         verify: bool | str | None = None,
     ) -> None:
         self.config = config or UploadConfig()
         self._session = session
+        self._credentials = credentials
+        self._clock = ServerClock()
+        self._owner: CredentialOwner | None = None
+        self._limiter = AdaptiveLimiter(self.config.max_concurrency)
+        self._budget = RetryBudget()
         self._settings = SessionSettings(endpoint_url, region_name, botocore_config, verify)
         self._stack: contextlib.AsyncExitStack | None = None
         self._engine: Engine | None = None
@@ -108,20 +121,50 @@ class AsyncResilientUploader:
                 stack = contextlib.AsyncExitStack()
                 try:
                     transport, owner = await open_transport(
-                        self._session, self._settings, self.config, stack
+                        self._session,
+                        self._settings,
+                        self.config,
+                        stack,
+                        credentials=self._credentials,
+                        clock=self._clock,
                     )
                 except BaseException:
                     await stack.aclose()
                     raise
-                self._stack, self._transport = stack, transport
+                self._stack, self._transport, self._owner = stack, transport, owner
+                retrier = Retrier(
+                    RetryPolicy(max_attempts=self.config.max_attempts),
+                    limiter=self._limiter,
+                    budget=self._budget,
+                    credentials=owner,
+                    clock=self._clock,
+                )
                 self._engine = Engine(
                     transport,
                     self.config,
-                    limiter=anyio.CapacityLimiter(self.config.max_concurrency),
+                    retrier=retrier,
                     pool=BufferPool(self.config.max_concurrency + 2),
+                    clock=self._clock,
                     credential_refreshes=lambda: owner.refreshes,
                 )
         return self._engine
+
+    @property
+    def stats(self) -> UploaderStats:
+        """What this uploader has done so far, and how it is adapting."""
+        engine = self._engine
+        totals = engine.totals if engine is not None else None
+        return UploaderStats(
+            attempts=totals.attempts if totals else 0,
+            retries=dict(totals.retries) if totals else {},
+            concurrency_limit=self._limiter.limit,
+            concurrency_max=self._limiter.maximum,
+            concurrency_lowest=self._limiter.lowest,
+            concurrency_decreases=self._limiter.decreases,
+            retry_budget=self._budget.tokens,
+            credential_refreshes=self._owner.refreshes if self._owner else 0,
+            clock_offset=self._clock.offset,
+        )
 
     async def upload_file(
         self,
@@ -262,6 +305,7 @@ class ResilientUploader:
         region_name: str | None = None,
         config: UploadConfig | None = None,
         *,
+        credentials: CredentialsCallable | None = None,
         botocore_config: Any = None,
         verify: bool | str | None = None,
     ) -> None:
@@ -270,6 +314,7 @@ class ResilientUploader:
             endpoint_url,
             region_name,
             config,
+            credentials=credentials,
             botocore_config=botocore_config,
             verify=verify,
         )
@@ -280,6 +325,11 @@ class ResilientUploader:
     @property
     def config(self) -> UploadConfig:
         return self._async.config
+
+    @property
+    def stats(self) -> UploaderStats:
+        """See :attr:`AsyncResilientUploader.stats`."""
+        return self._async.stats
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
