@@ -181,3 +181,23 @@ async def test_a_refused_connection_raises_oserror() -> None:
     http = client()
     with pytest.raises(OSError, match=r"refused|Connect call failed"):
         await http.put(f"http://127.0.0.1:{port}/b/k", {}, MemoryBody(memoryview(b"")), print)
+
+
+async def test_a_file_that_shrinks_while_sent_is_a_source_change(tmp_path: Path) -> None:
+    from resilient_s3 import SourceChangedError
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 20)
+        await asyncio.sleep(2)
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 4096)
+    source = FileSource(path)
+    try:
+        body = FileBody(source, 0, 4096)
+        path.write_bytes(b"x" * 100)  # truncated after it was planned
+        async with serve(handler) as url:
+            with pytest.raises(SourceChangedError, match="shrank"):
+                await client().put(url + "/b/k", {"Content-Length": "4096"}, body, lambda n: None)
+    finally:
+        source.close()

@@ -18,15 +18,16 @@ import datetime
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
-from ._exceptions import CredentialRefreshError, InvalidUploadError
+from ._diagnostics import diagnose_code
+from ._exceptions import CredentialRefreshError, InvalidUploadError, UploadError
 
 logger = logging.getLogger("resilient_s3")
 
@@ -36,9 +37,14 @@ and ``expiry_time`` (botocore's ``refresh_using`` format), or the AWS spelling
 ``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, ``Expiration``."""
 
 
+QUIET_AFTER_FAILURE = 30.0
+"""Seconds before a failed refresh ahead of expiry is tried again (the credentials in hand are
+still valid meanwhile)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    credentials: ReadOnlyCredentials
+    credentials: ReadOnlyCredentials = field(repr=False)
     expires_at: float | None  # epoch seconds; None for credentials that do not expire
 
 
@@ -61,6 +67,7 @@ class CredentialOwner:
         self._lock = anyio.Lock()
         self._current: _Snapshot | None = None
         self._lifetime: float | None = None
+        self._quiet_until = 0.0
         self.generation = 0
         """Increases with every refresh; a request remembers the generation it was signed with."""
         self.refreshes = 0
@@ -72,17 +79,19 @@ class CredentialOwner:
     def can_refresh(self) -> bool:
         return self._fetch is not None
 
-    async def get(self) -> ReadOnlyCredentials:
-        """Credentials that are not about to expire."""
+    async def get(self) -> tuple[ReadOnlyCredentials, int]:
+        """Credentials that are not about to expire, and their generation."""
         current = self._current
         if current is None or self._due(current):
+            if current is not None and self._lock.locked() and self._valid(current):
+                return current.credentials, self.generation  # a refresh is under way
             async with self._lock:
                 current = self._current
                 if current is None:
-                    current = self._current = await self._initial()
+                    current = self._current = await self._mapped(self._initial())
                 if self._due(current):
                     current = await self._refresh_or_keep(current)
-        return current.credentials
+        return current.credentials, self.generation
 
     async def refresh_rejected(self, generation: int) -> bool:
         """S3 refused credentials of ``generation`` as expired: refresh unless another task
@@ -91,21 +100,21 @@ class CredentialOwner:
             return False
         async with self._lock:
             if self.generation == generation:
-                try:
-                    await self._refresh()
-                except Exception as exc:
-                    raise CredentialRefreshError(
-                        f"refreshing the expired credentials failed: {type(exc).__name__}: {exc}"
-                    ) from exc
+                await self._mapped(self._refresh())
         return True
 
     def _due(self, snapshot: _Snapshot) -> bool:
         if snapshot.expires_at is None or self._fetch is None:
             return False
+        if self._now() < self._quiet_until:
+            return False
         window = self._refresh_ahead
         if self._lifetime is not None:
             window = min(window, self._lifetime / 4)
         return self._now() >= snapshot.expires_at - window
+
+    def _valid(self, snapshot: _Snapshot) -> bool:
+        return snapshot.expires_at is None or self._now() < snapshot.expires_at
 
     async def _initial(self) -> _Snapshot:
         source = self._source
@@ -124,11 +133,13 @@ class CredentialOwner:
             frozen = await getter()
         else:
             frozen = await anyio.to_thread.run_sync(getter)
-        return _Snapshot(_checked(frozen), None)
+        # Deferred providers (assume-role, web identity, SSO) learn their expiry on first use.
+        expiry = getattr(source, "_expiry_time", None)
+        return _Snapshot(_checked(frozen), expiry.timestamp() if expiry is not None else None)
 
     async def _refresh_or_keep(self, current: _Snapshot) -> _Snapshot:
-        """Refresh ahead of expiry; while the current credentials are still valid a failed
-        refresh only costs a warning (the next request tries again)."""
+        """Refresh ahead of expiry. While the current credentials are still valid, a failed
+        refresh costs a warning and a quiet spell before the next try, not a stall."""
         try:
             return await self._refresh()
         except Exception as exc:
@@ -137,10 +148,19 @@ class CredentialOwner:
                     "refreshing credentials failed, still using the current ones: %s",
                     type(exc).__name__,
                 )
+                self._quiet_until = min(self._now() + QUIET_AFTER_FAILURE, current.expires_at)
                 return current
-            raise CredentialRefreshError(
-                f"refreshing the credentials failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise _refresh_error(exc) from exc
+
+    async def _mapped(self, fetching: Awaitable[_Snapshot]) -> _Snapshot:
+        """A provider's failure as a CredentialRefreshError (no credentials at all stays a
+        NoCredentialsError, which callers report as bad input)."""
+        try:
+            return await fetching
+        except (NoCredentialsError, UploadError):
+            raise
+        except Exception as exc:
+            raise _refresh_error(exc) from exc
 
     async def _refresh(self) -> _Snapshot:
         snapshot = await self._fetch_snapshot()
@@ -167,7 +187,7 @@ class CredentialOwner:
     # for the account id); the control client is unsigned, these keep it from resolving the
     # profile's credential chain itself.
     async def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        return await self.get()
+        return (await self.get())[0]
 
     def get_account_id(self) -> None:
         return None
@@ -225,6 +245,14 @@ def _checked(frozen: Any) -> ReadOnlyCredentials:
     if frozen is None or not frozen.access_key or not frozen.secret_key:
         raise NoCredentialsError()
     return ReadOnlyCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _refresh_error(exc: BaseException) -> CredentialRefreshError:
+    return CredentialRefreshError(
+        f"the credential provider failed: {type(exc).__name__}: {exc}",
+        diagnosis=diagnose_code("ExpiredToken", None),
+        last_exception=exc,
+    )
 
 
 def require_credentials(source: Any) -> None:

@@ -64,6 +64,10 @@ ProgressCallback = Callable[[int, "int | None"], object]
 
 ABORT_TIMEOUT = 60.0
 
+COMPLETE_ATTEMPTS = 3
+"""CompleteMultipartUpload is sent at most this often; if it still fails (or was never
+answered), HeadObject decides whether the object is there."""
+
 TOKEN_METADATA = "resilient-s3-upload"
 """Object metadata key holding a token unique to each multipart upload: HeadObject shows
 whether the object there was written by that upload (see ``Engine._confirm``)."""
@@ -418,6 +422,8 @@ class Engine:
                     **complete_args,
                 ),
                 counters,
+                budgeted=False,
+                max_attempts=COMPLETE_ATTEMPTS,
             )
         except S3RequestError as exc:
             # An earlier attempt may have completed the upload, its answer lost: then a retry
@@ -478,6 +484,7 @@ class Engine:
                 ),
                 counters,
                 limited=False,
+                budgeted=False,
             )
         except S3RequestError:
             return None
@@ -503,6 +510,7 @@ class Engine:
                     ),
                     counters,
                     limited=False,
+                    budgeted=False,
                 )
                 logger.info(
                     "aborted multipart upload %s for s3://%s/%s after %s",

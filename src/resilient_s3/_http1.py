@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from ._body import Body, FileBody
+from ._exceptions import SourceChangedError
 
 SEND_SLICE = 1024 * 1024
 _BUFFER = 64 * 1024
@@ -232,8 +233,10 @@ class Http1Client:
             while remaining > 0:
                 with anyio.fail_after(self._read_timeout):
                     sent = await loop.sock_sendfile(sock, file, offset, min(remaining, SEND_SLICE))
-                if sent == 0:
-                    raise ConnectionResetError(f"{body.source.path} could not be sent")
+                if sent == 0:  # end of file before the end of the part
+                    raise SourceChangedError(
+                        f"{body.source.path} shrank while it was being uploaded"
+                    )
                 on_sent(sent)
                 offset += sent
                 remaining -= sent

@@ -104,6 +104,8 @@ class _RequestState:
     corrections: int = 0
     rereads: int = 0
     attempts: int = 0
+    max_attempts: int = 1
+    budgeted: bool = True
     gave_up: str | None = None
 
 
@@ -136,10 +138,15 @@ class Retrier:
         *,
         reread: Callable[[], Awaitable[None]] | None = None,
         limited: bool = True,
+        budgeted: bool = True,
+        max_attempts: int | None = None,
     ) -> T:
-        """``send()`` until it succeeds or its failure is final. ``reread`` refreshes the
-        body's digest after a BadDigest; ``limited=False`` skips the concurrency limit
-        (aborts, which must not wait behind the parts they clean up after)."""
+        """``send()`` until it succeeds or its failure is final. ``reread`` checks the body
+        again after a BadDigest; ``limited=False`` skips the concurrency limit (aborts, which
+        must not wait behind the parts they clean up after); ``budgeted=False`` retries
+        without drawing on the budget (completing, confirming and aborting an upload whose
+        parts are already paid for: their attempts are few anyway); ``max_attempts`` lowers
+        the policy's."""
         retrying = AsyncRetrying(
             sleep=self._sleep,
             wait=self._wait,
@@ -147,7 +154,10 @@ class Retrier:
             before_sleep=_count_retry(counters),
             reraise=True,
         )
-        state = _RequestState()
+        state = _RequestState(
+            max_attempts=min(max_attempts or 1 << 30, self.policy.max_attempts),
+            budgeted=budgeted,
+        )
         try:
             return await retrying(self._attempt, send, counters, reread, limited, state=state)
         except S3RequestError as exc:
@@ -174,7 +184,8 @@ class Retrier:
         else:
             counters.attempts += 1
             result = await send()
-        self.budget.give_back(state.paid or 1)
+        if state.budgeted:
+            self.budget.give_back(state.paid or 1)
         return result
 
     async def _fix(
@@ -199,12 +210,15 @@ class Retrier:
         exc = outcome.exception() if outcome is not None else None
         if not isinstance(exc, S3RequestError):
             return False
-        verdict = classify(exc.code, exc.status, network=exc.status is None)
+        # A failure without an answer is a network one; retryable unless its diagnosis says
+        # otherwise (an untrusted certificate).
+        network = exc.status is None and (exc.diagnosis is None or exc.diagnosis.retryable)
+        verdict = classify(exc.code, exc.status, network=network)
         state.verdict, state.error, state.retry_after = verdict, exc, exc.retry_after
         state.attempts = retry_state.attempt_number
         if verdict.action is Action.FAIL:
             return False
-        if retry_state.attempt_number >= self.policy.max_attempts:
+        if retry_state.attempt_number >= state.max_attempts:
             state.gave_up = f"{retry_state.attempt_number} attempts"
             return False
         if verdict.action is Action.REFRESH_CREDENTIALS:
@@ -228,6 +242,8 @@ class Retrier:
             return self._within(state, state.rereads, "re-reads", limit=1)
         if verdict.action is Action.BACKOFF:
             self.limiter.on_throttled()
+        if not state.budgeted:
+            return True
         timed_out = isinstance(exc.last_exception, TimeoutError)
         cost = self.budget.timeout_cost if timed_out else self.budget.retry_cost
         if not self.budget.take(cost):
@@ -271,4 +287,5 @@ def _exhausted(exc: S3RequestError, reason: str) -> RetriesExhaustedError:
         last_exception=exc.last_exception,
     )
     error.server_time, error.retry_after = exc.server_time, exc.retry_after
+    error.attempts = exc.attempts
     return error

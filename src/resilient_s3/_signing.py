@@ -43,12 +43,14 @@ class _SigningKeys:
 
     def get(self, secret: str, date: str, region: str) -> bytes:
         wanted = (secret, date, region)
-        if self._cached is None or self._cached[0] != wanted:
-            key = _hmac(f"AWS4{secret}".encode(), date)
-            for part in (region, "s3", "aws4_request"):
-                key = _hmac(key, part)
-            self._cached = (wanted, key)
-        return self._cached[1]
+        cached = self._cached  # read once: uploaders on other threads replace it
+        if cached is not None and cached[0] == wanted:
+            return cached[1]
+        key = _hmac(f"AWS4{secret}".encode(), date)
+        for part in (region, "s3", "aws4_request"):
+            key = _hmac(key, part)
+        self._cached = (wanted, key)
+        return key
 
 
 _keys = _SigningKeys()

@@ -11,6 +11,7 @@ one place, above this module.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import ssl
 import xml.etree.ElementTree as ET
@@ -33,7 +34,7 @@ from ._checksums import ChecksumKind, PartDigest
 from ._clock import parse_http_date
 from ._credentials import CredentialOwner
 from ._diagnostics import Cause, Diagnosis, diagnose_code
-from ._exceptions import InvalidUploadError, S3RequestError
+from ._exceptions import InvalidUploadError, S3RequestError, UploadError
 from ._http1 import Http1Client
 from ._signing import Clock, sign_request, utc_now
 from ._version import __version__
@@ -164,8 +165,7 @@ class S3Transport:
         url, headers = await self._prepare(operation, params, where)
         headers[kind.header] = digest.checksum_b64
         headers["Content-Length"] = str(body.length)
-        generation = self._credentials.generation
-        credentials = await self._get_credentials(where)
+        credentials, generation = await self._get_credentials(where)
         signed = sign_request(
             "PUT",
             url,
@@ -209,7 +209,7 @@ class S3Transport:
         link is not a hung connection (stalls are caught sooner, by the read timeout)."""
         return self._fixed_timeout + length / self._min_speed
 
-    async def _get_credentials(self, where: Where) -> ReadOnlyCredentials:
+    async def _get_credentials(self, where: Where) -> tuple[ReadOnlyCredentials, int]:
         try:
             return await self._credentials.get()
         except NoCredentialsError as exc:
@@ -217,10 +217,9 @@ class S3Transport:
                 "no AWS credentials found", bucket=where.bucket, key=where.key
             ) from exc
 
-    async def _sign_control(
-        self, request: AWSRequest, region_name: str | None = None, **_: Any
-    ) -> None:
-        credentials = await self._get_credentials(Where("", ""))
+    async def _sign_control(self, request: AWSRequest, **_: Any) -> None:
+        credentials, generation = await self._get_credentials(Where("", ""))
+        _signed_with.set(generation)
         body = request.body
         if body is None or isinstance(body, bytes | bytearray | str):
             raw = body.encode() if isinstance(body, str) else bytes(body or b"")
@@ -233,7 +232,7 @@ class S3Transport:
             request.url,
             headers,
             credentials=credentials,
-            region=region_name or self._region,
+            region=_signing_region(request.context.get("endpoint_properties"), self._region),
             payload_sha256=payload,
             now=self._now,
         )
@@ -270,8 +269,7 @@ class S3Transport:
             )
             if asyncio.iscoroutine(resolved):
                 resolved = await resolved
-            region = context.get("signing", {}).get("region") or self._region
-            cached = (resolved[0].rstrip("/"), region)
+            cached = (resolved[0].rstrip("/"), _signing_region(resolved[2], self._region))
             self._endpoints[bucket] = cached
         return cached[0]
 
@@ -283,7 +281,7 @@ class S3Transport:
     async def call(self, operation: str, where: Where, **params: Any) -> dict[str, Any]:
         """One control call through aiobotocore, e.g. ``call("create_multipart_upload", ...)``."""
         method = getattr(self._control, operation)
-        generation = self._credentials.generation
+        _signed_with.set(self._credentials.generation)
         try:
             response: dict[str, Any] = await method(**params)
         except ClientError as exc:
@@ -299,7 +297,7 @@ class S3Transport:
                 exc,
             )
             _read_answer_headers(failure, meta.get("HTTPHeaders", {}), error.get("ServerTime"))
-            failure.credential_generation = generation
+            failure.credential_generation = _signed_with.get()
             raise failure from exc
         except ParamValidationError as exc:
             raise _invalid_arguments(operation, exc, params, where) from None
@@ -307,6 +305,8 @@ class S3Transport:
             raise InvalidUploadError(
                 "no AWS credentials found", bucket=where.bucket, key=where.key
             ) from exc
+        except UploadError:  # from our signing handler: credentials, an unsupported endpoint
+            raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _network_error(exc, where, operation) from exc
         except Exception as exc:  # botocore's HTTPClientError & co wrap transport failures
@@ -314,6 +314,25 @@ class S3Transport:
                 raise _network_error(exc, where, operation) from exc
             raise
         return response
+
+
+_signed_with: contextvars.ContextVar[int] = contextvars.ContextVar("signed_with")
+"""The credential generation the last control call of this task was signed with."""
+
+
+def _signing_region(properties: Mapping[str, Any] | None, default: str) -> str:
+    """The region to sign for, from the endpoint ruleset's auth scheme (an access point ARN
+    may name another region than the client's)."""
+    schemes = (properties or {}).get("authSchemes") or [{}]
+    scheme = schemes[0]
+    name = scheme.get("name", "sigv4")
+    if name != "sigv4":
+        raise InvalidUploadError(
+            f"this endpoint needs {name} signing (S3 Express, multi-region access points, "
+            "Outposts), which resilient-s3 does not support yet"
+        )
+    region: str = scheme.get("signingRegion") or default
+    return region
 
 
 _SECRET_PARAMS = ("SSECustomerKey", "CopySourceSSECustomerKey")
@@ -413,18 +432,38 @@ def _s3_error(
 
 def _network_error(exc: BaseException, where: Where, operation: str) -> S3RequestError:
     detail = str(exc) or type(exc).__name__
+    if _is_certificate_error(exc):
+        diagnosis = Diagnosis(
+            cause=Cause.NETWORK,
+            summary="the server's TLS certificate could not be verified",
+            evidence=(detail,),
+            fixes=(
+                "pass verify=<path to the CA bundle> for a private CA, or fix the endpoint URL",
+            ),
+            retryable=False,
+        )
+    else:
+        diagnosis = Diagnosis(
+            cause=Cause.NETWORK,
+            summary="the connection to S3 failed or timed out",
+            evidence=(detail,),
+            fixes=("check the endpoint and network; the request can be retried",),
+            retryable=True,
+        )
     return S3RequestError(
         f"{operation} failed: network error: {detail}",
         bucket=where.bucket,
         key=where.key,
         upload_id=where.upload_id,
         part_number=where.part_number,
-        diagnosis=Diagnosis(
-            cause=Cause.NETWORK,
-            summary="the connection to S3 failed or timed out",
-            evidence=(detail,),
-            fixes=("check the endpoint and network; the request can be retried",),
-            retryable=True,
-        ),
+        diagnosis=diagnosis,
         last_exception=exc,
     )
+
+
+def _is_certificate_error(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, ssl.SSLCertVerificationError | aiohttp.ClientConnectorCertificateError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

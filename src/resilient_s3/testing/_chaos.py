@@ -365,7 +365,10 @@ class ChaosProxy:
         if length is None:
             await client.relay_chunked(upstream, self._on_up)
         else:
-            await client.relay(length, upstream, self._on_up)
+            corrupt_at = None
+            if terminal is not None and terminal.kind is FaultKind.CORRUPT and length:
+                corrupt_at = min(terminal.after_bytes, length - 1)
+            await client.relay(length, upstream, self._on_up, corrupt_at=corrupt_at)
         self._count("forwarded", operation)
 
         response = await upstream.read_head()

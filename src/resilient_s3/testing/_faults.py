@@ -27,6 +27,9 @@ class FaultKind(StrEnum):
     LOSE_RESPONSE = "lose_response"
     """Forwarded and answered by the server, then the client's connection is closed without
     the answer: the request succeeded, the client cannot know."""
+    CORRUPT = "corrupt"
+    """One byte of the request body, ``after_bytes`` in, is flipped on the way to the server,
+    which answers ``400 BadDigest`` when it checks the body's checksum."""
     DELAY = "delay"
     """The request is held for ``seconds`` before it is forwarded (latency, or a stall)."""
     EXPIRED_TOKEN = "expired_token"

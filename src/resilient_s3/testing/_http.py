@@ -135,13 +135,23 @@ class Peer:
         n: int,
         to: Peer | None,
         on_bytes: Callable[[int], Awaitable[None]] | None = None,
+        *,
+        corrupt_at: int | None = None,
     ) -> None:
-        """Move exactly ``n`` bytes from this peer to ``to`` (or discard them)."""
+        """Move exactly ``n`` bytes from this peer to ``to`` (or discard them), flipping the
+        byte at offset ``corrupt_at`` if given."""
         while n > 0:
             if self._start == self._end and await self._fill() == 0:
                 raise ProtocolError("connection closed inside a body")
             take = min(n, self._end - self._start)
             chunk = self._view[self._start : self._start + take]
+            if corrupt_at is not None:
+                if corrupt_at < take:
+                    damaged = bytearray(chunk)
+                    damaged[corrupt_at] ^= 0xFF
+                    chunk, corrupt_at = memoryview(damaged), None
+                else:
+                    corrupt_at -= take
             if on_bytes is not None:  # first, so counters are current when the peer sees it
                 await on_bytes(take)
             if to is not None:

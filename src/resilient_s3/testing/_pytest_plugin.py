@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,14 +29,18 @@ _SKIP_NO_WEED = (
 def s3_server() -> Iterator[S3Server]:
     """A SeaweedFS S3 server on loopback for the whole session, with no buckets.
 
-    Besides its admin it knows a pool of identities for ``credential_vendor``.
+    Besides its admin it knows a pool of identities for ``credential_vendor`` and one named
+    ``reader`` that may read and list but not write (for permission tests).
     """
-    from ._server import S3Server, find_weed
+    from ._server import Identity, S3Server, find_weed
     from ._vendor import CredentialVendor
 
     if find_weed() is None:
         pytest.skip(_SKIP_NO_WEED)
-    with S3Server(identities=CredentialVendor.pool(64)) as server:
+    reader = Identity(
+        "reader", f"READER{secrets.token_hex(6).upper()}", secrets.token_hex(20), ("Read", "List")
+    )
+    with S3Server(identities=(*CredentialVendor.pool(64), reader)) as server:
         yield server
 
 

@@ -1,0 +1,330 @@
+"""Uploads under faults: the chaos proxy in front of the real SeaweedFS server.
+
+Each scenario of issue 5, run with resilient-s3; ``benchmarks/resilience_vs_boto3.py`` runs the
+same scenarios with plain boto3 for the comparison table in docs/resilience.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from resilient_s3 import (
+    AsyncResilientUploader,
+    DirectoryUploadError,
+    RetriesExhaustedError,
+    S3RequestError,
+    SourceChangedError,
+    UploadConfig,
+)
+from resilient_s3.testing import (
+    ChaosProxy,
+    CredentialVendor,
+    Fault,
+    FaultKind,
+    S3Server,
+    skewed_clock,
+)
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+
+
+def admin_session(server: S3Server, secret: str | None = None) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=secret or server.secret_key,
+        region_name=server.region,
+    )
+
+
+def write_random(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_sha256(client: Any, bucket: str, key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
+    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return uploads
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> tuple[Path, str]:
+    path = tmp_path / "big.bin"
+    return path, write_random(path, 200 * MiB)
+
+
+async def test_multipart_and_small_files_land_under_heavy_faults(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path, big_file: tuple[Path, str]
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    digests = {f"s/{n:02d}": write_random(small / f"{n:02d}", 64 * 1024) for n in range(50)}
+    path, digest = big_file
+    faults = {"slowdown": 0.15, "too_many": 0.05, "internal_error": 0.03, "reset": 0.03}
+    with ChaosProxy(s3_server.endpoint_url, **faults, reset_after=32 * 1024, seed=5) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "big")
+            results = await up.upload_directory(small, s3_bucket, prefix="s/")
+            stats = up.stats
+        injected = proxy.stats.faults
+    assert result.strategy == "multipart"
+    assert stored_sha256(s3_client, s3_bucket, "big") == digest
+    for key, expected in digests.items():
+        assert stored_sha256(s3_client, s3_bucket, key) == expected
+    assert len(results) == 50
+    retried = sum(result.retries.values()) + sum(sum(r.retries.values()) for r in results)
+    assert retried == sum(stats.retries.values()) > 0
+    assert set(stats.retries) <= {"throttled", "server-error", "network"}
+    assert sum(injected.values()) >= retried  # every retry answers an injected fault
+    assert stats.concurrency_decreases > 0  # throttling lowered the parts in flight
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_rotating_credentials_the_server_expires_early(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    # Keys live 10 s; the server refuses them 2 s before the client is told. The proxy's
+    # bandwidth limit makes the upload last about 20 s: two rotations at least.
+    path = tmp_path / "f"
+    digest = write_random(path, 40 * MiB)
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=2 * MiB) as proxy:
+        vendor = CredentialVendor(s3_server.identities, proxy, lifetime=10, server_early=2)
+        config = UploadConfig(max_concurrency=4)
+        async with AsyncResilientUploader(
+            vendor.boto3_session(), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "rotated")
+    assert stored_sha256(s3_client, s3_bucket, "rotated") == digest
+    assert result.credential_refreshes >= 2
+    assert len(vendor.issued) >= 3
+
+
+async def test_a_credentials_callable_is_refreshed_when_the_server_rejects_it(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 24 * MiB)
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=4 * MiB) as proxy:
+        # The server refuses keys after 1 s although the client is told 60 s: only the
+        # server's ExpiredToken answers can make the client refresh.
+        vendor = CredentialVendor(s3_server.identities, proxy, lifetime=60, server_early=59)
+
+        async def credentials() -> dict[str, str]:
+            return vendor.issue().as_metadata()
+
+        async with AsyncResilientUploader(
+            endpoint_url=proxy.endpoint_url,
+            credentials=credentials,
+            config=UploadConfig(max_concurrency=2),
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "callable")
+        expired = proxy.stats.faults.get("expired_token", 0)
+    assert stored_sha256(s3_client, s3_bucket, "callable") == digest
+    assert expired > 0
+    assert result.retries.get("credentials-expired", 0) == expired
+    assert result.credential_refreshes >= 1
+
+
+@pytest.mark.parametrize("skew", [20 * 60, -20 * 60], ids=["ahead", "behind"])
+async def test_clock_skew_is_corrected_once(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path, skew: int
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 20 * MiB)
+    with skewed_clock(skew):
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=s3_server.endpoint_url
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "skewed")
+            again = await up.upload_file(path, s3_bucket, "skewed-again")
+    assert stored_sha256(s3_client, s3_bucket, "skewed") == digest
+    assert result.retries == {"clock-skew": 1}
+    assert result.clock_offset == pytest.approx(-skew, abs=5)
+    assert again.retries == {}  # learned once, applied to every later request
+
+
+async def test_a_lost_complete_answer_is_confirmed_by_head_object(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 20 * MiB)
+    lost = Fault(FaultKind.LOSE_RESPONSE, 1.0, {"CompleteMultipartUpload"})
+    with ChaosProxy(s3_server.endpoint_url, faults=[lost]) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "lost")
+        stats = proxy.stats
+    assert stats.forwarded["CompleteMultipartUpload"] == 3  # every answer lost
+    assert stats.requests["HeadObject"] == 1
+    assert result.retries == {"network": 2}
+    assert stored_sha256(s3_client, s3_bucket, "lost") == digest
+    head = s3_client.head_object(Bucket=s3_bucket, Key="lost")
+    assert result.etag == head["ETag"]
+    assert result.size == head["ContentLength"]
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_a_complete_that_never_arrives_is_a_failure(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    never = Fault(FaultKind.RESET, 1.0, {"CompleteMultipartUpload"}, after_bytes=0)
+    with ChaosProxy(s3_server.endpoint_url, faults=[never]) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            with pytest.raises(RetriesExhaustedError) as raised:
+                await up.upload_file(path, s3_bucket, "never")
+        stats = proxy.stats
+    assert raised.value.diagnosis is not None
+    assert raised.value.diagnosis.cause == "network"
+    assert raised.value.upload_id is not None
+    assert stats.requests["HeadObject"] == 1
+    assert stats.requests["AbortMultipartUpload"] == 1
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=s3_bucket)
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_a_part_damaged_in_transit_is_sent_again(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 20 * MiB)
+    flip = Fault(FaultKind.CORRUPT, 1.0, {"UploadPart"}, after_bytes=12345, limit=1)
+    with ChaosProxy(s3_server.endpoint_url, faults=[flip]) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "flipped")
+    assert result.retries == {"bad-digest": 1}
+    assert stored_sha256(s3_client, s3_bucket, "flipped") == digest
+
+
+async def test_a_file_changed_under_a_bad_digest_is_not_resent(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    flip = Fault(FaultKind.CORRUPT, 1.0, {"UploadPart"}, limit=1)
+    with ChaosProxy(s3_server.endpoint_url, faults=[flip]) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server),
+            endpoint_url=proxy.endpoint_url,
+            config=UploadConfig(max_concurrency=1),
+        ) as up:
+            original = up._engine._reread  # type: ignore[union-attr]
+
+            async def change_then_reread(*args: Any) -> None:
+                with path.open("r+b") as f:  # what a writer does between digest and re-read
+                    f.write(b"changed!")
+                await original(*args)
+
+            up._engine._reread = change_then_reread  # type: ignore[union-attr,method-assign]
+            with pytest.raises(SourceChangedError):
+                await up.upload_file(path, s3_bucket, "changed")
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+# -- permanent failures: fast, diagnosed, nothing left open -----------------------------------
+
+
+@pytest.fixture
+def counting_proxy(s3_server: S3Server) -> Iterator[ChaosProxy]:
+    with ChaosProxy(s3_server.endpoint_url) as proxy:
+        yield proxy
+
+
+def reader_session(server: S3Server) -> boto3.Session:
+    reader = next(i for i in server.identities if i.name == "reader")
+    return boto3.Session(
+        aws_access_key_id=reader.access_key,
+        aws_secret_access_key=reader.secret_key,
+        region_name=server.region,
+    )
+
+
+@pytest.mark.parametrize("size", [1 * MiB, 20 * MiB], ids=["single", "multipart"])
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("wrong-secret", "signature-mismatch"),
+        ("missing-bucket", "no-such-bucket"),
+        ("no-permission", "permission-denied"),
+    ],
+)
+async def test_permanent_errors_fail_fast_with_a_diagnosis(
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_client: Any,
+    counting_proxy: ChaosProxy,
+    tmp_path: Path,
+    case: str,
+    cause: str,
+    size: int,
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, size)
+    session = {
+        "wrong-secret": admin_session(s3_server, secret="not-the-secret"),
+        "missing-bucket": admin_session(s3_server),
+        "no-permission": reader_session(s3_server),
+    }[case]
+    bucket = "no-such-bucket-here" if case == "missing-bucket" else s3_bucket
+    async with AsyncResilientUploader(session, endpoint_url=counting_proxy.endpoint_url) as up:
+        with pytest.raises(S3RequestError) as raised:
+            await up.upload_file(path, bucket, "denied")
+    error = raised.value
+    assert not isinstance(error, RetriesExhaustedError)
+    assert error.diagnosis is not None
+    assert error.diagnosis.cause == cause, error
+    assert error.attempts == 1
+    assert sum(counting_proxy.stats.requests.values()) <= 2
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_a_dead_endpoint_fails_in_bounded_time_without_storming(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    for n in range(40):
+        (tmp_path / f"{n:02d}").write_bytes(b"x" * 1024)
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    async with AsyncResilientUploader(admin_session(s3_server), endpoint_url=endpoint) as up:
+        with pytest.raises(DirectoryUploadError) as raised:
+            await up.upload_directory(tmp_path, "bucket")
+        stats = up.stats
+    assert len(raised.value.failures) == 40
+    assert all(
+        f.diagnosis and f.diagnosis.cause == "network" for f in raised.value.failures.values()
+    )
+    # 500 tokens at 5 per retry: at most 100 retries across all 40 files, then final at once.
+    assert stats.retries["network"] <= 100
+    assert stats.attempts <= 40 + 100
+    assert stats.retry_budget < 5
