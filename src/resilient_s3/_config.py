@@ -43,6 +43,14 @@ class UploadConfig:
     max_attempts: int = 10
     """Attempts per request (the first included) at most; an uploader-wide retry budget also
     bounds the retries, so a dead endpoint fails in bounded time."""
+    resume: bool = True
+    """Journal every multipart upload of a file, so that running the same upload again after a
+    crash sends only the parts that are missing (see docs/durability.md)."""
+    journal_dir: str | None = None
+    """Where the journal lives; default ``$RESILIENT_S3_JOURNAL_DIR``, else the user cache
+    directory (``~/.cache/resilient-s3/journal`` on Linux)."""
+    verify_after_upload: bool = False
+    """After each upload, HeadObject checks the size, the checksum and the number of parts."""
     credential_refresh_ahead: float = 300.0
     """Refresh temporary credentials this many seconds before they expire (at most a quarter
     of their lifetime, so short-lived tokens are not refreshed on every request)."""

@@ -42,6 +42,7 @@ from ._exceptions import (
     SourceChangedError,
     UploadError,
 )
+from ._journal import Journal
 from ._planner import (
     MAX_PARTS,
     Part,
@@ -52,6 +53,7 @@ from ._planner import (
     stream_part_size,
 )
 from ._result import Checksum, UploadResult
+from ._resume import Resumed, Resumption
 from ._retry import Counters, Retrier
 from ._source import FileSource, Source
 from ._transport import S3Transport, StoredBody, Where
@@ -114,11 +116,13 @@ class Progress:
             high = self._high_water.get(part_number, 0)
             if sent > high:
                 self._high_water[part_number] = sent
-                self._advance(sent - high)
+                self.advance(sent - high)
 
         return on_sent
 
-    def _advance(self, n: int) -> None:
+    def advance(self, n: int) -> None:
+        if not n:
+            return
         self.done += n
         if self._callback is not None:
             self._callback(self.done, self.total)
@@ -144,6 +148,7 @@ class Engine:
         retrier: Retrier,
         pool: BufferPool,
         clock: ServerClock,
+        journal: Journal,
         credential_refreshes: Callable[[], int] = lambda: 0,
     ) -> None:
         self._transport = transport
@@ -151,6 +156,7 @@ class Engine:
         self._retrier = retrier
         self._pool = pool
         self._clock = clock
+        self._journal = journal
         self._kind: ChecksumKind = _kind(config)
         self._credential_refreshes = credential_refreshes
         self.totals = Counters()
@@ -263,13 +269,46 @@ class Engine:
         self, request: UploadRequest, counters: Counters, plan: UploadPlan
     ) -> tuple[StoredBody, Checksum, int, int, str]:
         progress = Progress(plan.size, request.on_progress)
+        resumption = self._resumption(request)
+        try:
+            resumed = None
+            if resumption is not None:
+                resumed = await resumption.find(
+                    Where(request.bucket, request.key),
+                    plan,
+                    self._kind,
+                    request.extra_args,
+                    _part_args(request),
+                    counters,
+                    partial(self._abort, reason="a stale interrupted upload", counters=counters),
+                )
+            skip = resumed.parts if resumed is not None else {}
+            progress.advance(sum(part.length for part, _, _ in skip.values()))
 
-        async def read_parts(emit: Emit) -> None:
-            for part in plan.parts():
-                body, digest = await self._prepare_part(request.source, part)
-                await emit(part, body, digest)
+            async def read_parts(emit: Emit) -> None:
+                for part in plan.parts():
+                    if part.number not in skip:
+                        body, digest = await self._prepare_part(request.source, part)
+                        await emit(part, body, digest)
 
-        return await self._run_multipart(request, counters, progress, read_parts)
+            return await self._run_multipart(
+                request, counters, progress, read_parts, plan, resumption, resumed
+            )
+        finally:
+            if resumption is not None:
+                resumption.close()
+
+    def _resumption(self, request: UploadRequest) -> Resumption | None:
+        if not (self._config.resume and isinstance(request.source, FileSource)):
+            return None
+        return Resumption.open(
+            self._journal,
+            request.source,
+            Where(request.bucket, request.key),
+            endpoint=self._transport.endpoint_url,
+            transport=self._transport,
+            retrier=self._retrier,
+        )
 
     async def _stream(
         self, request: UploadRequest, counters: Counters
@@ -314,16 +353,9 @@ class Engine:
         progress = Progress(None, request.on_progress)
         return await self._run_multipart(request, counters, progress, read_parts)
 
-    async def _run_multipart(
-        self,
-        request: UploadRequest,
-        counters: Counters,
-        progress: Progress,
-        read_parts: Callable[[Emit], Awaitable[None]],
-    ) -> tuple[StoredBody, Checksum, int, int, str]:
+    async def _create(self, request: UploadRequest, counters: Counters, token: str) -> str:
         kind = self._kind
         create_args = {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}
-        token = secrets.token_hex(16)
         create_args["Metadata"] = {**create_args.get("Metadata", {}), TOKEN_METADATA: token}
         where = Where(request.bucket, request.key)
         created = await self._retrier.run(
@@ -339,10 +371,34 @@ class Engine:
             counters,
         )
         upload_id: str = created["UploadId"]
+        return upload_id
+
+    async def _run_multipart(
+        self,
+        request: UploadRequest,
+        counters: Counters,
+        progress: Progress,
+        read_parts: Callable[[Emit], Awaitable[None]],
+        plan: UploadPlan | None = None,
+        resumption: Resumption | None = None,
+        resumed: Resumed | None = None,
+    ) -> tuple[StoredBody, Checksum, int, int, str]:
+        if resumed is not None:
+            upload_id, token = resumed.upload_id, resumed.token
+            done = dict(resumed.parts)
+        else:
+            token = secrets.token_hex(16)
+            upload_id = await self._create(request, counters, token)
+            done = {}
         where = Where(request.bucket, request.key, upload_id)
-        part_args = {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
-        done: dict[int, tuple[Part, StoredBody, PartDigest]] = {}
+        part_args = _part_args(request)
         try:
+            if resumption is not None and resumed is None:
+                assert plan is not None
+                header = await resumption.describe(
+                    where, plan, self._kind, request.extra_args, upload_id, token
+                )
+                resumption.started(header)
             send, receive = anyio.create_memory_object_stream[ReadPart](0)
 
             async def emit(part: Part, body: Body, digest: PartDigest) -> None:
@@ -368,6 +424,8 @@ class Engine:
                             )
                             self._check_echo(stored, digest, part_where)
                             done[part.number] = (part, stored, digest)
+                            if resumption is not None:
+                                resumption.part_done(part, stored, digest)
                         finally:
                             body.done()
 
@@ -387,8 +445,12 @@ class Engine:
             completed, checksum = await self._complete(request, counters, where, ordered, token)
         except BaseException as exc:
             _locate(exc, where)
-            await self._abort(where, exc, counters)
+            await self._abort(where, reason=type(exc).__name__, counters=counters)
+            if resumption is not None:
+                resumption.finished()
             raise
+        if resumption is not None:
+            resumption.finished()
         return completed, checksum, size, len(ordered), upload_id
 
     async def _complete(
@@ -497,8 +559,12 @@ class Engine:
             return None
         return head
 
-    async def _abort(self, where: Where, reason: BaseException, counters: Counters) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT) as scope:
+    async def _abort(self, where: Where, *, reason: str, counters: Counters) -> bool:
+        """Abort a multipart upload, shielded from cancellation; True if it is gone. An abort
+        that fails is remembered in the journal, for the next run or ``resilient-s3 cleanup``."""
+        assert where.upload_id is not None
+        problem = "it timed out"
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT):
             try:
                 await self._retrier.run(
                     lambda: self._transport.call(
@@ -517,21 +583,25 @@ class Engine:
                     where.upload_id,
                     where.bucket,
                     where.key,
-                    type(reason).__name__,
+                    reason,
                 )
-                return
+                return True
             except UploadError as exc:
                 if isinstance(exc, S3RequestError) and exc.code == "NoSuchUpload":
-                    return
-                logger.warning(
-                    "could not abort multipart upload %s for s3://%s/%s: %s",
-                    where.upload_id,
-                    where.bucket,
-                    where.key,
-                    exc.message,
-                )
-        if scope.cancelled_caught:
-            logger.warning("aborting multipart upload %s timed out", where.upload_id)
+                    return True
+                problem = exc.message
+        logger.warning(
+            "could not abort multipart upload %s for s3://%s/%s (%s); remembered for "
+            "`resilient-s3 cleanup`",
+            where.upload_id,
+            where.bucket,
+            where.key,
+            problem,
+        )
+        self._journal.remember_abort(
+            self._transport.endpoint_url, where.bucket, where.key, where.upload_id
+        )
+        return False
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -593,6 +663,10 @@ class Engine:
                 upload_id=where.upload_id,
                 part_number=where.part_number,
             )
+
+
+def _part_args(request: UploadRequest) -> dict[str, Any]:
+    return {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
 
 
 def _locate(exc: BaseException, where: Where) -> None:

@@ -92,6 +92,8 @@ class Counters:
 
     attempts: int = 0
     retries: dict[str, int] = field(default_factory=dict)
+    resumed_parts: int = 0
+    """Parts an interrupted earlier run had uploaded, not sent again."""
 
 
 @dataclass

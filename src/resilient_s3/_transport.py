@@ -113,6 +113,10 @@ class S3Transport:
         )
 
     @property
+    def endpoint_url(self) -> str:
+        return str(self._control.meta.endpoint_url)
+
+    @property
     def is_https(self) -> bool:
         return str(self._control.meta.endpoint_url).startswith("https")
 

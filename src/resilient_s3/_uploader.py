@@ -20,6 +20,7 @@ from ._config import UploadConfig
 from ._credentials import CredentialOwner, CredentialsCallable
 from ._engine import Engine, ProgressCallback, UploadRequest
 from ._exceptions import InvalidUploadError, SourceError, UploadError
+from ._journal import Journal
 from ._portal import LoopThread
 from ._result import UploaderStats, UploadResult
 from ._retry import Retrier, RetryBudget, RetryPolicy
@@ -145,6 +146,7 @@ class AsyncResilientUploader:
                     retrier=retrier,
                     pool=BufferPool(self.config.max_concurrency + 2),
                     clock=self._clock,
+                    journal=Journal(self.config.journal_dir),
                     credential_refreshes=lambda: owner.refreshes,
                 )
         return self._engine

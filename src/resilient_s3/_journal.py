@@ -1,0 +1,215 @@
+"""Resumable multipart state on disk: one journal entry per multipart upload of a file.
+
+An entry is a JSON-lines file: its first line describes the upload (where, which upload id,
+which version of which file, how it is cut into parts), each further line one part S3 has
+acknowledged, appended as it is. A line is written with one ``write``; a torn last line (a
+crash mid-write) is ignored on reading, and ListParts is the final word on what S3 holds, so
+no fsync is needed. The header is replaced atomically (temporary file and ``os.replace``).
+
+Each entry has a lock file, held with ``flock`` while an upload uses the entry: two processes
+uploading the same file to the same key never share an upload id; the second starts its own.
+Aborts that failed are remembered in ``aborts/``, for the next run or ``resilient-s3 cleanup``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("resilient_s3")
+
+VERSION = 1
+ENV_DIR = "RESILIENT_S3_JOURNAL_DIR"
+
+
+def default_directory() -> Path:
+    """``$RESILIENT_S3_JOURNAL_DIR``, else the user cache directory's ``resilient-s3/journal``."""
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR])
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "resilient-s3" / "journal"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What identifies an interrupted upload and the file version it was uploading."""
+
+    endpoint: str
+    bucket: str
+    key: str
+    path: str
+    upload_id: str
+    token: str
+    part_size: int
+    algorithm: str
+    args: str  # a digest of the extra_args: a resume must not change the object's attributes
+    size: int
+    mtime_ns: int
+    inode: int
+    sample: str  # SHA-256 of the file's first, middle and last 64 KiB
+    created: float
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPart:
+    number: int
+    etag: str
+    checksum: str  # base64, as sent
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAbort:
+    endpoint: str
+    bucket: str
+    key: str
+    upload_id: str
+    since: float
+
+
+class Entry:
+    """One upload's journal file, locked for this process while open."""
+
+    def __init__(self, path: Path, lock_fd: int) -> None:
+        self.path = path
+        self._lock_fd = lock_fd
+
+    def read(self) -> tuple[Header, dict[int, JournalPart]] | None:
+        """The header and acknowledged parts; None if there is no usable entry."""
+        try:
+            lines = self.path.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return None
+        try:
+            fields = json.loads(lines[0])
+            header = Header(**fields)
+        except (ValueError, TypeError):
+            logger.warning("ignoring an unreadable journal entry %s", self.path)
+            return None
+        if header.version != VERSION:
+            return None
+        parts: dict[int, JournalPart] = {}
+        for line in lines[1:]:
+            try:
+                part = JournalPart(**json.loads(line))
+            except (ValueError, TypeError):
+                continue  # a torn last line
+            parts[part.number] = part
+        return header, parts
+
+    def start(self, header: Header) -> None:
+        _write_atomically(self.path, json.dumps(asdict(header)) + "\n")
+
+    def add_part(self, part: JournalPart) -> None:
+        line = (json.dumps(asdict(part)) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
+
+
+class Journal:
+    """A directory of journal entries, shared safely by concurrent processes."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_directory()
+
+    def open(self, endpoint: str, bucket: str, key: str, path: Path) -> Entry | None:
+        """The entry for uploading ``path`` to ``bucket/key`` at ``endpoint``, locked; None if
+        another process holds it (or the directory cannot be written: then no journal)."""
+        name = hashlib.sha256(f"{endpoint}\0{bucket}\0{key}\0{path}".encode()).hexdigest()[:32]
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            lock_fd = os.open(
+                self.directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+        except OSError as exc:
+            logger.warning("no journal, so no resume after a crash: %s", exc)
+            return None
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            logger.info("another process is uploading %s to s3://%s/%s", path, bucket, key)
+            return None
+        return Entry(self.directory / f"{name}.jsonl", lock_fd)
+
+    def entries(self) -> Iterator[tuple[Entry, Header, dict[int, JournalPart]]]:
+        """Every entry not in use by another process, locked while the caller holds it."""
+        if not self.directory.is_dir():
+            return
+        for path in sorted(self.directory.glob("*.jsonl")):
+            lock_fd = os.open(
+                path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                continue
+            entry = Entry(path, lock_fd)
+            try:
+                found = entry.read()
+                if found is not None:
+                    yield entry, *found
+            finally:
+                entry.close()
+
+    # -- aborts that failed ---------------------------------------------------------------
+
+    def remember_abort(self, endpoint: str, bucket: str, key: str, upload_id: str) -> None:
+        pending = PendingAbort(endpoint, bucket, key, upload_id, time.time())
+        name = hashlib.sha256(upload_id.encode()).hexdigest()[:32]
+        try:
+            (self.directory / "aborts").mkdir(parents=True, exist_ok=True)
+            _write_atomically(
+                self.directory / "aborts" / f"{name}.json", json.dumps(asdict(pending))
+            )
+        except OSError as exc:
+            logger.warning("could not remember the failed abort of %s: %s", upload_id, exc)
+
+    def pending_aborts(self) -> list[tuple[Path, PendingAbort]]:
+        found = []
+        for path in sorted((self.directory / "aborts").glob("*.json")):
+            try:
+                found.append((path, PendingAbort(**json.loads(path.read_bytes()))))
+            except (OSError, ValueError, TypeError):
+                continue
+        return found
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def args_digest(args: dict[str, Any]) -> str:
+    """A digest of the object's attributes (SSE-C keys included, but only as a hash)."""
+    return hashlib.sha256(json.dumps(args, sort_keys=True, default=repr).encode()).hexdigest()

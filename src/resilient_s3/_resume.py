@@ -1,0 +1,220 @@
+"""Resuming a file's multipart upload after a crash, from its journal entry and ListParts.
+
+A part counts as uploaded when the journal recorded it (with the checksum that was sent) *and*
+ListParts shows it with the same ETag and size. Everything else is uploaded again. The file
+must be the same version (size, mtime, inode and a sample hash), cut the same way, with the
+same object attributes; otherwise the interrupted upload is aborted and the upload starts over,
+never mixing two versions of a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ._checksums import ChecksumKind, PartDigest
+from ._exceptions import S3RequestError
+from ._journal import Entry, Header, Journal, JournalPart, args_digest
+from ._planner import Part, UploadPlan
+from ._retry import Counters, Retrier
+from ._source import FileSource
+from ._transport import S3Transport, StoredBody, Where
+
+logger = logging.getLogger("resilient_s3")
+
+SAMPLE = 64 * 1024
+
+Abort = Callable[[Where], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    upload_id: str
+    token: str
+    parts: dict[int, tuple[Part, StoredBody, PartDigest]]
+
+
+class Resumption:
+    """The journal side of one file's multipart upload."""
+
+    def __init__(
+        self,
+        entry: Entry,
+        *,
+        source: FileSource,
+        endpoint: str,
+        transport: S3Transport,
+        retrier: Retrier,
+    ) -> None:
+        self._entry = entry
+        self._source = source
+        self._endpoint = endpoint
+        self._transport = transport
+        self._retrier = retrier
+
+    @classmethod
+    def open(
+        cls,
+        journal: Journal,
+        source: FileSource,
+        where: Where,
+        *,
+        endpoint: str,
+        transport: S3Transport,
+        retrier: Retrier,
+    ) -> Resumption | None:
+        entry = journal.open(endpoint, where.bucket, where.key, source.path.resolve())
+        if entry is None:
+            return None
+        return cls(entry, source=source, endpoint=endpoint, transport=transport, retrier=retrier)
+
+    async def find(
+        self,
+        where: Where,
+        plan: UploadPlan,
+        kind: ChecksumKind,
+        args: Mapping[str, Any],
+        part_args: Mapping[str, Any],
+        counters: Counters,
+        abort: Abort,
+    ) -> Resumed | None:
+        """The interrupted upload to go on with, or None (a stale one is aborted first)."""
+        found = self._entry.read()
+        if found is None:
+            return None
+        header, journaled = found
+        stale = Where(where.bucket, where.key, header.upload_id)
+        expected = await self.describe(where, plan, kind, args, header.upload_id, header.token)
+        if _comparable(header) != _comparable(expected):
+            logger.info(
+                "s3://%s/%s: the file or the upload settings changed since the interrupted "
+                "upload %s; aborting it and starting over",
+                where.bucket,
+                where.key,
+                header.upload_id,
+            )
+            await abort(stale)
+            self._entry.remove()
+            return None
+        try:
+            listed = await self._list_parts(stale, counters, part_args)
+        except S3RequestError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+            self._entry.remove()
+            return None
+        parts = {}
+        for part in plan.parts():
+            record = journaled.get(part.number)
+            if record is None or listed.get(part.number) != (record.etag, part.length):
+                continue
+            digest = PartDigest(checksum=base64.b64decode(record.checksum), payload_sha256=None)
+            parts[part.number] = (part, StoredBody(record.etag, None, record.checksum), digest)
+        logger.info(
+            "s3://%s/%s: resuming upload %s with %d of %d parts already uploaded",
+            where.bucket,
+            where.key,
+            header.upload_id,
+            len(parts),
+            plan.part_count,
+        )
+        return Resumed(header.upload_id, header.token, parts)
+
+    async def describe(
+        self,
+        where: Where,
+        plan: UploadPlan,
+        kind: ChecksumKind,
+        args: Mapping[str, Any],
+        upload_id: str,
+        token: str,
+    ) -> Header:
+        fingerprint = self._source.fingerprint
+        return Header(
+            endpoint=self._endpoint,
+            bucket=where.bucket,
+            key=where.key,
+            path=str(self._source.path.resolve()),
+            upload_id=upload_id,
+            token=token,
+            part_size=plan.part_size,
+            algorithm=kind.algorithm,
+            args=args_digest(dict(args)),
+            size=fingerprint.size,
+            mtime_ns=fingerprint.mtime_ns,
+            inode=fingerprint.inode,
+            sample=await anyio.to_thread.run_sync(_sample_sha256, self._source),
+            created=time.time(),
+        )
+
+    def started(self, header: Header) -> None:
+        self._entry.start(header)
+
+    def part_done(self, part: Part, stored: StoredBody, digest: PartDigest) -> None:
+        self._entry.add_part(
+            JournalPart(part.number, stored.etag, digest.checksum_b64, part.length)
+        )
+
+    def finished(self) -> None:
+        """The upload completed, or was aborted: nothing to resume."""
+        self._entry.remove()
+
+    def close(self) -> None:
+        self._entry.close()
+
+    async def _list_parts(
+        self, where: Where, counters: Counters, args: Mapping[str, Any]
+    ) -> dict[int, tuple[str, int]]:
+        listed: dict[int, tuple[str, int]] = {}
+        marker = 0
+        while True:
+            page = await self._retrier.run(
+                lambda marker=marker: self._transport.call(  # type: ignore[misc]
+                    "list_parts",
+                    where,
+                    Bucket=where.bucket,
+                    Key=where.key,
+                    UploadId=where.upload_id,
+                    PartNumberMarker=marker,
+                    **args,
+                ),
+                counters,
+            )
+            for part in page.get("Parts", []):
+                listed[part["PartNumber"]] = (part["ETag"], part["Size"])
+            if not page.get("IsTruncated"):
+                return listed
+            marker = page["NextPartNumberMarker"]
+
+
+def _comparable(header: Header) -> tuple[Any, ...]:
+    """The fields that must match for an upload to be resumed."""
+    return (
+        header.endpoint,
+        header.bucket,
+        header.key,
+        header.path,
+        header.part_size,
+        header.algorithm,
+        header.args,
+        header.size,
+        header.mtime_ns,
+        header.inode,
+        header.sample,
+    )
+
+
+def _sample_sha256(source: FileSource) -> str:
+    """SHA-256 of the file's first, middle and last 64 KiB (all of it when smaller)."""
+    size = source.fingerprint.size
+    digest = hashlib.sha256()
+    for offset in sorted({0, max(0, size // 2 - SAMPLE // 2), max(0, size - SAMPLE)}):
+        digest.update(source.read_bytes(offset, min(SAMPLE, size - offset)))
+    return digest.hexdigest()
