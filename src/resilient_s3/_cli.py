@@ -36,6 +36,19 @@ def _size(text: str) -> int:
     return int(text)
 
 
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 24h, 30m or 90s, got {text!r}"
+        ) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="resilient-s3", description="Resilient S3 uploads: retries, resume, diagnosis."
@@ -61,12 +74,41 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("source", help="a file path, or - to read standard input")
     put.add_argument("destination", type=_s3_url, help="s3://bucket/key")
     put.add_argument("--content-type")
+    put.add_argument(
+        "--no-overwrite", action="store_true", help="fail if the key exists (If-None-Match: *)"
+    )
+    put.add_argument(
+        "--no-resume", action="store_true", help="do not journal the upload for a resume"
+    )
+    put.add_argument("--verify", action="store_true", help="check the object with HeadObject")
     connection(put)
 
     put_dir = sub.add_parser("put-dir", help="upload every file below a directory")
     put_dir.add_argument("source", help="a directory")
     put_dir.add_argument("destination", type=_s3_url, help="s3://bucket/prefix/")
     connection(put_dir)
+
+    resume = sub.add_parser(
+        "resume",
+        help="finish the uploads a crash interrupted (from the journal)",
+        description="Upload again every file whose multipart upload to this endpoint was "
+        "interrupted, sending only the parts S3 does not have yet.",
+    )
+    connection(resume)
+
+    clean = sub.add_parser(
+        "cleanup",
+        help="abort stale multipart uploads and tidy the journal",
+        description="Abort the incomplete multipart uploads below s3://bucket/prefix started "
+        "longer ago than --older-than, by any tool (their parts are billed until then); retry "
+        "aborts that failed earlier; remove journal entries whose upload is gone.",
+    )
+    clean.add_argument("target", type=_s3_url, help="s3://bucket[/prefix]")
+    clean.add_argument(
+        "--older-than", type=_duration, default=86400.0, help="e.g. 24h (default), 30m, 2d, 0"
+    )
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be aborted")
+    connection(clean)
 
     chaos = sub.add_parser(
         "chaos",
@@ -146,6 +188,8 @@ def _uploader(args: argparse.Namespace, bucket: str) -> Iterator[ResilientUpload
         part_size=args.part_size,
         max_concurrency=args.concurrency,
         checksum_algorithm=args.checksum,
+        resume=not getattr(args, "no_resume", False),
+        verify_after_upload=getattr(args, "verify", False),
     )
     with contextlib.ExitStack() as stack:
         if args.embedded:
@@ -180,7 +224,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _chaos(args)
     if args.command == "bench":
         return _bench_cli.run(args)
+    if args.command in ("resume", "cleanup"):
+        return _maintain(args)
     return _upload(args)
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    bucket, prefix = args.target if args.command == "cleanup" else ("resume", "")
+    try:
+        with _uploader(args, bucket) as up:
+            if args.command == "resume":
+                results = up.resume_interrupted()
+                print(json.dumps([_summary(r) for r in results], indent=2))
+            else:
+                report = up.cleanup(
+                    bucket, prefix, older_than=args.older_than, dry_run=args.dry_run
+                )
+                print(json.dumps(asdict(report), indent=2, default=str))
+    except UploadError as exc:
+        print(f"resilient-s3: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _upload(args: argparse.Namespace) -> int:
@@ -191,10 +255,15 @@ def _upload(args: argparse.Namespace) -> int:
             if args.command == "put":
                 extra = {"ContentType": args.content_type} if args.content_type else None
                 target = key or args.source.rsplit("/", 1)[-1]
+                overwrite = not args.no_overwrite
                 if args.source == "-":
-                    result = up.upload_fileobj(sys.stdin.buffer, bucket, target, extra, progress)
+                    result = up.upload_fileobj(
+                        sys.stdin.buffer, bucket, target, extra, progress, overwrite=overwrite
+                    )
                 else:
-                    result = up.upload_file(args.source, bucket, target, extra, progress)
+                    result = up.upload_file(
+                        args.source, bucket, target, extra, progress, overwrite=overwrite
+                    )
                 progress.finish()
                 print(json.dumps(_summary(result), indent=2))
             else:

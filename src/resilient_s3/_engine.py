@@ -37,6 +37,7 @@ from ._clock import ServerClock
 from ._config import UploadConfig
 from ._exceptions import (
     IntegrityError,
+    ObjectExistsError,
     ObjectTooLargeError,
     S3RequestError,
     SourceChangedError,
@@ -135,6 +136,8 @@ class UploadRequest:
     key: str
     extra_args: Mapping[str, Any]
     on_progress: ProgressCallback | None = None
+    part_size: int | None = None
+    """Instead of the configured one (resuming an upload cut another way)."""
 
 
 class Engine:
@@ -153,10 +156,10 @@ class Engine:
     ) -> None:
         self._transport = transport
         self._config = config
-        self._retrier = retrier
+        self.retrier = retrier
         self._pool = pool
         self._clock = clock
-        self._journal = journal
+        self.journal = journal
         self._kind: ChecksumKind = _kind(config)
         self._credential_refreshes = credential_refreshes
         self.totals = Counters()
@@ -165,7 +168,15 @@ class Engine:
     async def upload(self, request: UploadRequest) -> UploadResult:
         counters = Counters()
         try:
-            return await self._upload(request, counters)
+            result = await self._upload(request, counters)
+            if self._config.verify_after_upload:
+                await self._verify(request, result, counters)
+            return result
+        except S3RequestError as exc:
+            _locate(exc, Where(request.bucket, request.key))
+            if exc.code == "PreconditionFailed" and request.extra_args.get("IfNoneMatch") == "*":
+                raise _exists(request) from exc
+            raise
         except UploadError as exc:
             _locate(exc, Where(request.bucket, request.key))
             raise
@@ -182,7 +193,7 @@ class Engine:
             plan = plan_upload(
                 source.size,
                 multipart_threshold=self._config.multipart_threshold,
-                part_size=self._config.part_size,
+                part_size=request.part_size or self._config.part_size,
             )
             if plan.strategy == "single":
                 stored, checksum, size = await self._single(request, counters, plan.size)
@@ -206,6 +217,7 @@ class Engine:
             retries=dict(counters.retries),
             credential_refreshes=self._credential_refreshes() - refreshes_before,
             clock_offset=self._clock.offset,
+            resumed_parts=counters.resumed_parts,
             elapsed=time.monotonic() - started,
             upload_id=upload_id,
         )
@@ -253,13 +265,26 @@ class Engine:
         progress: Progress,
     ) -> tuple[StoredBody, Checksum, int]:
         where = Where(request.bucket, request.key)
-        stored = await self._retrier.run(
-            lambda: self._transport.put_object(
-                where, body, digest, self._kind, request.extra_args, progress.tracker(1)
-            ),
-            counters,
-            reread=partial(self._reread, request.source, body, digest),
-        )
+        try:
+            stored = await self.retrier.run(
+                lambda: self._transport.put_object(
+                    where, body, digest, self._kind, request.extra_args, progress.tracker(1)
+                ),
+                counters,
+                reread=partial(self._reread, request.source, body, digest),
+            )
+        except S3RequestError as exc:
+            # A conditional PUT whose first answer was lost is refused on retry: by its own
+            # write, if the object there has exactly these bytes' checksum and size.
+            if exc.code != "PreconditionFailed" or exc.attempts < 2:
+                raise
+            head = await self._head(request, counters)
+            if head is None or (head.get(self._kind.param), head.get("ContentLength")) != (
+                digest.checksum_b64,
+                body.length,
+            ):
+                raise
+            stored = StoredBody(head.get("ETag", ""), head.get("VersionId"), digest.checksum_b64)
         self._check_echo(stored, digest, where)
         return stored, Checksum(self._kind.algorithm, digest.checksum_b64), body.length
 
@@ -283,6 +308,7 @@ class Engine:
                     partial(self._abort, reason="a stale interrupted upload", counters=counters),
                 )
             skip = resumed.parts if resumed is not None else {}
+            counters.resumed_parts = len(skip)
             progress.advance(sum(part.length for part, _, _ in skip.values()))
 
             async def read_parts(emit: Emit) -> None:
@@ -302,12 +328,12 @@ class Engine:
         if not (self._config.resume and isinstance(request.source, FileSource)):
             return None
         return Resumption.open(
-            self._journal,
+            self.journal,
             request.source,
             Where(request.bucket, request.key),
             endpoint=self._transport.endpoint_url,
             transport=self._transport,
-            retrier=self._retrier,
+            retrier=self.retrier,
         )
 
     async def _stream(
@@ -358,7 +384,7 @@ class Engine:
         create_args = {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}
         create_args["Metadata"] = {**create_args.get("Metadata", {}), TOKEN_METADATA: token}
         where = Where(request.bucket, request.key)
-        created = await self._retrier.run(
+        created = await self.retrier.run(
             lambda: self._transport.call(
                 "create_multipart_upload",
                 where,
@@ -372,6 +398,13 @@ class Engine:
         )
         upload_id: str = created["UploadId"]
         return upload_id
+
+    async def _refuse_existing(self, request: UploadRequest, counters: Counters) -> None:
+        """With overwrite=False, an existing key is refused before any part is sent (the
+        conditional CompleteMultipartUpload still decides a race)."""
+        wanted = request.extra_args.get("IfNoneMatch") == "*"
+        if wanted and await self._head(request, counters) is not None:
+            raise _exists(request)
 
     async def _run_multipart(
         self,
@@ -387,6 +420,7 @@ class Engine:
             upload_id, token = resumed.upload_id, resumed.token
             done = dict(resumed.parts)
         else:
+            await self._refuse_existing(request, counters)
             token = secrets.token_hex(16)
             upload_id = await self._create(request, counters, token)
             done = {}
@@ -417,7 +451,7 @@ class Engine:
                     async for part, body, digest in items:
                         try:
                             part_where = Where(request.bucket, request.key, upload_id, part.number)
-                            stored = await self._retrier.run(
+                            stored = await self.retrier.run(
                                 self._part_sender(part_where, body, digest, part_args, progress),
                                 counters,
                                 reread=partial(self._reread, request.source, body, digest),
@@ -473,7 +507,7 @@ class Engine:
             complete_args[kind.param] = expected
             complete_args["ChecksumType"] = "FULL_OBJECT"
         try:
-            response = await self._retrier.run(
+            response = await self.retrier.run(
                 lambda: self._transport.call(
                     "complete_multipart_upload",
                     where,
@@ -533,22 +567,8 @@ class Engine:
         counters: Counters,
     ) -> dict[str, Any] | None:
         """HeadObject's answer if the object is the one this upload wrote, else None."""
-        head_args = {k: v for k, v in request.extra_args.items() if k in _PART_ARGS}
-        try:
-            head = await self._retrier.run(
-                lambda: self._transport.call(
-                    "head_object",
-                    Where(where.bucket, where.key),
-                    Bucket=where.bucket,
-                    Key=where.key,
-                    ChecksumMode="ENABLED",
-                    **head_args,
-                ),
-                counters,
-                limited=False,
-                budgeted=False,
-            )
-        except S3RequestError:
+        head = await self._head(request, counters)
+        if head is None:
             return None
         reported = head.get(self._kind.param)
         if (
@@ -559,6 +579,56 @@ class Engine:
             return None
         return head
 
+    async def _head(self, request: UploadRequest, counters: Counters) -> dict[str, Any] | None:
+        """The object's HeadObject answer (checksum included), or None if there is none."""
+        try:
+            head: dict[str, Any] = await self.retrier.run(
+                lambda: self._transport.call(
+                    "head_object",
+                    Where(request.bucket, request.key),
+                    Bucket=request.bucket,
+                    Key=request.key,
+                    ChecksumMode="ENABLED",
+                    **_part_args(request),
+                ),
+                counters,
+                limited=False,
+                budgeted=False,
+            )
+        except S3RequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return head
+
+    async def _verify(
+        self, request: UploadRequest, result: UploadResult, counters: Counters
+    ) -> None:
+        """HeadObject agrees with what was uploaded: size, checksum, number of parts."""
+        head = await self._head(request, counters)
+        problems = []
+        if head is None:
+            problems.append("HeadObject finds no object")
+        else:
+            if head.get("ContentLength") != result.size:
+                problems.append(f"size {head.get('ContentLength')}, uploaded {result.size}")
+            reported = head.get(self._kind.param)
+            if result.checksum and reported and reported != result.checksum.value:
+                problems.append(
+                    f"{self._kind.algorithm} {reported}, uploaded {result.checksum.value}"
+                )
+            etag = str(head.get("ETag", "")).strip('"')
+            parts_in_etag = etag.rsplit("-", 1)[1] if "-" in etag else None
+            if result.strategy == "multipart" and parts_in_etag not in (None, str(result.parts)):
+                problems.append(f"ETag {etag} names another number of parts than {result.parts}")
+        if problems:
+            raise IntegrityError(
+                "verification after the upload failed: " + "; ".join(problems),
+                bucket=request.bucket,
+                key=request.key,
+                upload_id=result.upload_id,
+            )
+
     async def _abort(self, where: Where, *, reason: str, counters: Counters) -> bool:
         """Abort a multipart upload, shielded from cancellation; True if it is gone. An abort
         that fails is remembered in the journal, for the next run or ``resilient-s3 cleanup``."""
@@ -566,7 +636,7 @@ class Engine:
         problem = "it timed out"
         with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT):
             try:
-                await self._retrier.run(
+                await self.retrier.run(
                     lambda: self._transport.call(
                         "abort_multipart_upload",
                         where,
@@ -598,7 +668,7 @@ class Engine:
             where.key,
             problem,
         )
-        self._journal.remember_abort(
+        self.journal.remember_abort(
             self._transport.endpoint_url, where.bucket, where.key, where.upload_id
         )
         return False
@@ -663,6 +733,14 @@ class Engine:
                 upload_id=where.upload_id,
                 part_number=where.part_number,
             )
+
+
+def _exists(request: UploadRequest) -> ObjectExistsError:
+    return ObjectExistsError(
+        f"s3://{request.bucket}/{request.key} exists and overwrite=False: nothing was written",
+        bucket=request.bucket,
+        key=request.key,
+    )
 
 
 def _part_args(request: UploadRequest) -> dict[str, Any]:

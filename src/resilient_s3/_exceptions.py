@@ -10,6 +10,7 @@ errors are mapped once, where they are caught, and kept as ``__cause__`` and ``l
     │   ├── SourceError             the source cannot be read: missing, a directory, unreadable
     │   └── ObjectTooLargeError     larger than S3 accepts
     ├── SourceChangedError          the source changed while it was read; the upload was aborted
+    ├── ObjectExistsError           overwrite=False and the key exists; nothing was written
     ├── CredentialRefreshError      the credential provider failed when fresh credentials were due
     ├── S3RequestError              S3 (or the network to it) refused a request
     │   └── RetriesExhaustedError   a retryable failure that did not go away in time
@@ -83,6 +84,11 @@ class ObjectTooLargeError(InvalidUploadError):
 
 class SourceChangedError(UploadError):
     """The source changed while it was being uploaded; the partial upload was aborted."""
+
+
+class ObjectExistsError(UploadError):
+    """``overwrite=False`` (``If-None-Match: *``) and an object exists at the key already;
+    nothing was written."""
 
 
 class CredentialRefreshError(UploadError):

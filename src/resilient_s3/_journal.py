@@ -63,6 +63,8 @@ class Header:
     inode: int
     sample: str  # SHA-256 of the file's first, middle and last 64 KiB
     created: float
+    extra_args: dict[str, Any]  # without secrets (SSE-C keys): what `resume` passes again
+    needs_secrets: bool  # SSE-C was used: only the caller, who has the key, can resume
     version: int = VERSION
 
 
@@ -208,6 +210,13 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
+
+
+SECRET_ARGS = frozenset({"SSECustomerKey", "SSECustomerKeyMD5", "CopySourceSSECustomerKey"})
+
+
+def without_secrets(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k not in SECRET_ARGS}
 
 
 def args_digest(args: dict[str, Any]) -> str:

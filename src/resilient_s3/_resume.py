@@ -21,7 +21,15 @@ import anyio
 
 from ._checksums import ChecksumKind, PartDigest
 from ._exceptions import S3RequestError
-from ._journal import Entry, Header, Journal, JournalPart, args_digest
+from ._journal import (
+    SECRET_ARGS,
+    Entry,
+    Header,
+    Journal,
+    JournalPart,
+    args_digest,
+    without_secrets,
+)
 from ._planner import Part, UploadPlan
 from ._retry import Counters, Retrier
 from ._source import FileSource
@@ -152,6 +160,8 @@ class Resumption:
             inode=fingerprint.inode,
             sample=await anyio.to_thread.run_sync(_sample_sha256, self._source),
             created=time.time(),
+            extra_args=without_secrets(dict(args)),
+            needs_secrets=any(name in SECRET_ARGS for name in args),
         )
 
     def started(self, header: Header) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import logging
 import os
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,6 +15,7 @@ from typing import IO, Any, TypeVar
 import anyio
 
 from ._buffers import BufferPool
+from ._cleanup import CleanupReport, cleanup
 from ._clock import ServerClock
 from ._concurrency import AdaptiveLimiter
 from ._config import UploadConfig
@@ -30,6 +32,8 @@ from ._transport import S3Transport
 from ._validation import validate_bucket_name, validate_key
 
 T = TypeVar("T")
+
+logger = logging.getLogger("resilient_s3")
 
 # extra_args the uploader sets itself, or that make no sense for an upload.
 _RESERVED_ARGS = frozenset(
@@ -175,9 +179,16 @@ class AsyncResilientUploader:
         key: str,
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> UploadResult:
-        """Upload a file; a single PUT below ``multipart_threshold``, parts above it."""
-        args = self._check(bucket, key, extra_args)
+        """Upload a file; a single PUT below ``multipart_threshold``, parts above it.
+
+        ``overwrite=False`` refuses to replace an existing object (``If-None-Match: *``):
+        :class:`ObjectExistsError`, and nothing is written. Running the same upload again after
+        a crash resumes it (see ``UploadConfig.resume``).
+        """
+        args = self._check(bucket, key, extra_args, overwrite)
         source = FileSource(filename)
         try:
             return await self._upload(source, bucket, key, args, on_progress)
@@ -191,12 +202,14 @@ class AsyncResilientUploader:
         key: str,
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> UploadResult:
         """Upload a binary stream from its current position; seekable or not (pipes, sockets).
 
-        The stream is read in order and left open.
+        The stream is read in order and left open. ``overwrite`` as for :meth:`upload_file`.
         """
-        args = self._check(bucket, key, extra_args)
+        args = self._check(bucket, key, extra_args, overwrite)
         return await self._upload(StreamSource(fileobj), bucket, key, args, on_progress)
 
     async def upload_directory(
@@ -206,6 +219,8 @@ class AsyncResilientUploader:
         prefix: str = "",
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> list[UploadResult]:
         """Upload every regular file below ``directory`` to ``prefix`` + its relative path.
 
@@ -217,7 +232,7 @@ class AsyncResilientUploader:
         files = await anyio.to_thread.run_sync(_regular_files_below, root)
         jobs = [(path, prefix + path.relative_to(root).as_posix()) for path in files]
         for _, key in jobs:
-            self._check(bucket, key, extra_args)
+            self._check(bucket, key, extra_args, overwrite)
         await self._ensure_open()  # a bad session fails here, before any file is touched
         total = sum(files.values())
         done_by_file: dict[str, int] = {}
@@ -240,7 +255,7 @@ class AsyncResilientUploader:
             async with files_in_flight:
                 try:
                     results[key] = await self.upload_file(
-                        path, bucket, key, extra_args, file_progress(key)
+                        path, bucket, key, extra_args, file_progress(key), overwrite=overwrite
                     )
                 except UploadError as exc:
                     failures[key] = exc
@@ -258,8 +273,61 @@ class AsyncResilientUploader:
             )
         return ordered
 
+    async def cleanup(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        older_than: float = 24 * 3600,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Abort the multipart uploads below ``prefix`` started more than ``older_than``
+        seconds ago (by any tool), retry aborts that failed earlier, and remove journal entries
+        whose upload is gone. ``dry_run`` only reports."""
+        validate_bucket_name(bucket, strict=False)
+        engine = await self._ensure_open()
+        assert self._transport is not None
+        return await cleanup(
+            self._transport,
+            engine.retrier,
+            engine.journal,
+            bucket,
+            prefix,
+            older_than=older_than,
+            dry_run=dry_run,
+        )
+
+    async def resume_interrupted(self) -> list[UploadResult]:
+        """Finish every upload to this endpoint that a crash interrupted (see the journal):
+        each file is uploaded again, sending only its missing parts. Uploads that used SSE-C
+        keys are left for the caller, who has the key, to run again."""
+        engine = await self._ensure_open()
+        assert self._transport is not None
+        endpoint = self._transport.endpoint_url
+        jobs = [
+            header
+            for _, header, _ in engine.journal.entries()
+            if header.endpoint == endpoint and not header.needs_secrets
+        ]
+        results = []
+        for header in jobs:
+            try:
+                source = FileSource(header.path)
+            except SourceError as exc:
+                logger.warning("cannot resume s3://%s/%s: %s", header.bucket, header.key, exc)
+                continue
+            try:
+                # Cut as before, whatever this uploader's part size: else nothing would match.
+                request = UploadRequest(
+                    source, header.bucket, header.key, header.extra_args, part_size=header.part_size
+                )
+                results.append(await engine.upload(request))
+            finally:
+                source.close()
+        return results
+
     def _check(
-        self, bucket: str, key: str, extra_args: Mapping[str, Any] | None
+        self, bucket: str, key: str, extra_args: Mapping[str, Any] | None, overwrite: bool
     ) -> Mapping[str, Any]:
         validate_bucket_name(bucket, strict=False)
         validate_key(key)
@@ -279,6 +347,8 @@ class AsyncResilientUploader:
                 bucket=bucket,
                 key=key,
             )
+        if not overwrite:
+            args["IfNoneMatch"] = "*"
         return args
 
     async def _upload(
@@ -374,11 +444,19 @@ class ResilientUploader:
         key: str,
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> UploadResult:
         """See :meth:`AsyncResilientUploader.upload_file`."""
         return self._run(
             functools.partial(
-                self._async.upload_file, filename, bucket, key, extra_args, on_progress
+                self._async.upload_file,
+                filename,
+                bucket,
+                key,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
             )
         )
 
@@ -389,13 +467,40 @@ class ResilientUploader:
         key: str,
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> UploadResult:
         """See :meth:`AsyncResilientUploader.upload_fileobj`."""
         return self._run(
             functools.partial(
-                self._async.upload_fileobj, fileobj, bucket, key, extra_args, on_progress
+                self._async.upload_fileobj,
+                fileobj,
+                bucket,
+                key,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
             )
         )
+
+    def cleanup(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        older_than: float = 24 * 3600,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """See :meth:`AsyncResilientUploader.cleanup`."""
+        return self._run(
+            functools.partial(
+                self._async.cleanup, bucket, prefix, older_than=older_than, dry_run=dry_run
+            )
+        )
+
+    def resume_interrupted(self) -> list[UploadResult]:
+        """See :meth:`AsyncResilientUploader.resume_interrupted`."""
+        return self._run(self._async.resume_interrupted)
 
     def upload_directory(
         self,
@@ -404,11 +509,19 @@ class ResilientUploader:
         prefix: str = "",
         extra_args: Mapping[str, Any] | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
     ) -> list[UploadResult]:
         """See :meth:`AsyncResilientUploader.upload_directory`."""
         return self._run(
             functools.partial(
-                self._async.upload_directory, directory, bucket, prefix, extra_args, on_progress
+                self._async.upload_directory,
+                directory,
+                bucket,
+                prefix,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
             )
         )
 

@@ -1,0 +1,432 @@
+"""Durability against the real server: resume after kill -9, no mixing of file versions, cleanup
+of stale uploads, failed aborts remembered, conditional writes, verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import boto3
+import pytest
+
+from resilient_s3 import (
+    AsyncResilientUploader,
+    IntegrityError,
+    ObjectExistsError,
+    RetriesExhaustedError,
+    UploadConfig,
+)
+from resilient_s3._cli import main
+from resilient_s3._journal import Header, Journal, JournalPart
+from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+PARTS = 25  # 200 MiB in 8 MiB parts
+
+
+def session_of(server: S3Server) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=server.region,
+    )
+
+
+def write_random(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_sha256(client: Any, bucket: str, key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
+    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return uploads
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, boto3
+    from resilient_s3 import ResilientUploader, UploadConfig
+    endpoint, access, secret, region, path, bucket, key, journal = sys.argv[1:]
+    session = boto3.Session(aws_access_key_id=access, aws_secret_access_key=secret,
+                            region_name=region)
+    config = UploadConfig(max_concurrency=4, journal_dir=journal)
+    with ResilientUploader(session=session, endpoint_url=endpoint, config=config) as up:
+        up.upload_file(path, bucket, key)
+    print("finished")
+    """
+)
+
+
+def crash_midway(
+    server: S3Server, proxy: ChaosProxy, path: Path, bucket: str, key: str, journal: Path
+) -> None:
+    """Start the upload in a child process and kill -9 it once several parts reached S3."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            proxy.endpoint_url,
+            server.access_key,
+            server.secret_key,
+            server.region,
+            str(path),
+            bucket,
+            key,
+            str(journal),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while proxy.stats.forwarded.get("UploadPart", 0) < 8:
+            if child.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        _, errors = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, errors.decode()
+
+
+async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "big"
+    digest = write_random(path, PARTS * 8 * MiB)
+    journal = tmp_path / "journal"
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=48 * MiB) as proxy:
+        crash_midway(s3_server, proxy, path, s3_bucket, "big", journal)
+        before = open_uploads(s3_client, s3_bucket)
+        assert len(before) == 1  # the killed run could not abort
+        on_server = s3_client.list_parts(
+            Bucket=s3_bucket, Key="big", UploadId=before[0]["UploadId"]
+        ).get("Parts", [])
+        assert 4 <= len(on_server) < PARTS
+
+        proxy.reset_stats()
+        config = UploadConfig(max_concurrency=4, journal_dir=str(journal))
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "big")
+        stats = proxy.stats
+
+    # Every part the server had (and the journal recorded) was kept; only the others were sent.
+    assert result.resumed_parts >= 4
+    assert result.resumed_parts >= len(on_server) - 4  # at most the parts in flight unrecorded
+    assert stats.forwarded.get("UploadPart", 0) == PARTS - result.resumed_parts
+    assert stats.requests.get("CreateMultipartUpload", 0) == 0
+    assert stats.requests.get("ListParts", 0) == 1
+    assert result.upload_id == before[0]["UploadId"]
+    assert result.parts == PARTS
+    assert stored_sha256(s3_client, s3_bucket, "big") == digest
+    assert open_uploads(s3_client, s3_bucket) == []
+    assert list(journal.glob("*.jsonl")) == []
+
+
+async def test_a_file_changed_after_the_crash_is_uploaded_anew_never_mixed(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "big"
+    write_random(path, PARTS * 8 * MiB)
+    journal = tmp_path / "journal"
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=48 * MiB) as proxy:
+        crash_midway(s3_server, proxy, path, s3_bucket, "big", journal)
+        stale = open_uploads(s3_client, s3_bucket)[0]["UploadId"]
+        new_digest = write_random(path, PARTS * 8 * MiB)  # same size, new content
+
+        proxy.reset_stats()
+        config = UploadConfig(max_concurrency=4, journal_dir=str(journal))
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "big")
+        stats = proxy.stats
+
+    assert result.resumed_parts == 0
+    assert result.upload_id != stale
+    assert stats.requests["AbortMultipartUpload"] == 1  # the stale upload
+    assert stats.forwarded["UploadPart"] == PARTS
+    assert stored_sha256(s3_client, s3_bucket, "big") == new_digest
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_resume_false_starts_over(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 24 * MiB)
+    journal = tmp_path / "journal"
+    config = UploadConfig(resume=False, journal_dir=str(journal))
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        result = await up.upload_file(path, s3_bucket, "k")
+    assert result.resumed_parts == 0
+    assert not journal.exists() or list(journal.glob("*.jsonl")) == []
+
+
+async def test_cleanup_aborts_old_uploads_and_keeps_young_ones(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    old = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="logs/old")["UploadId"]
+    other = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="other/old")["UploadId"]
+    await anyio.sleep(2.5)
+    young = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="logs/young")["UploadId"]
+    config = UploadConfig(journal_dir=str(tmp_path / "journal"))
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        dry = await up.cleanup(s3_bucket, "logs/", older_than=2, dry_run=True)
+        assert [u.upload_id for u in dry.aborted] == [old]
+        assert len(open_uploads(s3_client, s3_bucket)) == 3  # a dry run changes nothing
+
+        report = await up.cleanup(s3_bucket, "logs/", older_than=2)
+    assert [u.upload_id for u in report.aborted] == [old]
+    assert [u.upload_id for u in report.kept] == [young]
+    remaining = {u["UploadId"] for u in open_uploads(s3_client, s3_bucket)}
+    assert remaining == {young, other}  # outside the prefix: untouched
+
+
+async def test_a_failed_abort_is_remembered_and_done_by_cleanup(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    journal = tmp_path / "journal"
+    faults = [
+        Fault(FaultKind.INTERNAL_ERROR, 1.0, {"UploadPart"}),
+        Fault(FaultKind.INTERNAL_ERROR, 1.0, {"AbortMultipartUpload"}),
+    ]
+    config = UploadConfig(max_attempts=2, journal_dir=str(journal))
+    with ChaosProxy(s3_server.endpoint_url, faults=faults) as proxy:
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            with pytest.raises(RetriesExhaustedError):
+                await up.upload_file(path, s3_bucket, "doomed")
+        port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    assert len(open_uploads(s3_client, s3_bucket)) == 1
+    assert len(Journal(journal).pending_aborts()) == 1
+
+    # Through the same endpoint (the journal remembers where), now without faults.
+    with ChaosProxy(s3_server.endpoint_url, port=port) as healthy:
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=healthy.endpoint_url, config=config
+        ) as up:
+            report = await up.cleanup(s3_bucket, older_than=3600)
+    assert report.retried_aborts == 1
+    assert open_uploads(s3_client, s3_bucket) == []
+    assert Journal(journal).pending_aborts() == []
+
+
+def test_cleanup_command(
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
+    upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
+    endpoint = ["--endpoint-url", s3_server.endpoint_url]
+    assert main(["cleanup", f"s3://{s3_bucket}", "--older-than", "0", *endpoint]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [u["upload_id"] for u in report["aborted"]] == [upload_id]
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_resume_command_finishes_interrupted_uploads(
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "big"
+    digest = write_random(path, PARTS * 8 * MiB)
+    journal = tmp_path / "journal"
+    monkeypatch.setenv("RESILIENT_S3_JOURNAL_DIR", str(journal))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=48 * MiB) as proxy:
+        crash_midway(s3_server, proxy, path, s3_bucket, "big", journal)
+        args = ["resume", "--endpoint-url", proxy.endpoint_url, "--quiet"]
+        assert main(args) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["resumed_parts"] >= 4
+    assert stored_sha256(s3_client, s3_bucket, "big") == digest
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+# -- conditional writes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1 * MiB, 20 * MiB], ids=["single", "multipart"])
+async def test_overwrite_false_refuses_an_existing_key(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, size)
+    s3_client.put_object(Bucket=s3_bucket, Key="taken", Body=b"first")
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url
+    ) as up:
+        with pytest.raises(ObjectExistsError, match="overwrite=False"):
+            await up.upload_file(path, s3_bucket, "taken", overwrite=False)
+        result = await up.upload_file(path, s3_bucket, "free", overwrite=False)
+    assert s3_client.get_object(Bucket=s3_bucket, Key="taken")["Body"].read() == b"first"
+    assert stored_sha256(s3_client, s3_bucket, "free") == digest
+    assert result.size == size
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_overwrite_false_loses_a_race_at_completion_cleanly(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    raced = []
+
+    def another_writer(done: int, total: int | None) -> None:
+        if done == total and not raced:  # every part sent, Complete not yet
+            raced.append(1)
+            s3_client.put_object(Bucket=s3_bucket, Key="race", Body=b"the other writer")
+
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url
+    ) as up:
+        with pytest.raises(ObjectExistsError):
+            await up.upload_file(path, s3_bucket, "race", None, another_writer, overwrite=False)
+    body = s3_client.get_object(Bucket=s3_bucket, Key="race")["Body"].read()
+    assert body == b"the other writer"
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_a_conditional_put_whose_answer_was_lost_is_confirmed(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 1 * MiB)
+    lost = Fault(FaultKind.LOSE_RESPONSE, 1.0, {"PutObject"}, limit=1)
+    with ChaosProxy(s3_server.endpoint_url, faults=[lost]) as proxy:
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "once", overwrite=False)
+    assert result.retries == {"network": 1}
+    assert stored_sha256(s3_client, s3_bucket, "once") == digest
+
+
+async def test_verification_after_upload(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    config = UploadConfig(verify_after_upload=True)
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        result = await up.upload_file(path, s3_bucket, "checked")
+        assert result.parts == 3
+
+        engine = up._engine
+        assert engine is not None
+        real_head = engine._head
+
+        async def shorter(*args: Any) -> dict[str, Any] | None:
+            head = await real_head(*args)
+            assert head is not None
+            return {**head, "ContentLength": head["ContentLength"] - 1}
+
+        engine._head = shorter  # type: ignore[method-assign]
+        with pytest.raises(IntegrityError, match="verification after the upload failed: size"):
+            await up.upload_file(path, s3_bucket, "checked")
+
+
+# -- the journal itself ------------------------------------------------------------------------
+
+
+def header(**overrides: Any) -> Header:
+    fields: dict[str, Any] = {
+        "endpoint": "http://e",
+        "bucket": "b",
+        "key": "k",
+        "path": "/f",
+        "upload_id": "u",
+        "token": "t",
+        "part_size": 8 * MiB,
+        "algorithm": "CRC64NVME",
+        "args": "",
+        "size": 1,
+        "mtime_ns": 1,
+        "inode": 1,
+        "sample": "s",
+        "created": 0.0,
+        "extra_args": {},
+        "needs_secrets": False,
+    }
+    return Header(**{**fields, **overrides})
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    entry = journal.open("http://e", "b", "k", Path("/f"))
+    assert entry is not None
+    entry.start(header())
+    entry.add_part(JournalPart(1, '"e1"', "c1", 10))
+    entry.add_part(JournalPart(2, '"e2"', "c2", 10))
+    with entry.path.open("ab") as f:
+        f.write(b'{"number": 3, "etag": "')  # a crash in the middle of a write
+    found = entry.read()
+    assert found is not None
+    assert sorted(found[1]) == [1, 2]
+
+
+def test_an_entry_in_use_is_not_shared(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    first = journal.open("http://e", "b", "k", Path("/f"))
+    assert first is not None
+    # Another process (flock is per open file description, so this stands for one).
+    assert journal.open("http://e", "b", "k", Path("/f")) is None
+    assert journal.open("http://e", "b", "other", Path("/f")) is not None
+    first.close()
+    assert journal.open("http://e", "b", "k", Path("/f")) is not None
+
+
+def test_the_header_is_replaced_atomically(tmp_path: Path) -> None:
+    entry = Journal(tmp_path).open("http://e", "b", "k", Path("/f"))
+    assert entry is not None
+    entry.start(header(upload_id="first"))
+    entry.add_part(JournalPart(1, '"e1"', "c1", 10))
+    entry.start(header(upload_id="second"))
+    found = entry.read()
+    assert found is not None
+    assert found[0].upload_id == "second"
+    assert found[1] == {}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
