@@ -136,8 +136,8 @@ async def test_backoff_schedule_is_full_jitter_with_separate_bases() -> None:
     expected = [
         rng.uniform(0, 0.1 * 1),  # transient, 1st retry
         rng.uniform(0, 0.1 * 2),  # transient, 2nd
-        rng.uniform(0, 0.5 * 4),  # throttled, 3rd
-        rng.uniform(0, 0.5 * 8),  # throttled, 4th
+        rng.uniform(0, 0.25 * 4),  # throttled, 3rd
+        rng.uniform(0, 0.25 * 8),  # throttled, 4th
     ]
     assert sleeps.delays == pytest.approx(expected)
     assert counters.attempts == 5

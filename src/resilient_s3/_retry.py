@@ -37,7 +37,7 @@ class RetryPolicy:
     """Attempts per request, the first included."""
     base_delay: float = 0.1
     """Full-jitter backoff base for transient failures (resets, 5xx), seconds."""
-    throttle_delay: float = 0.5
+    throttle_delay: float = 0.25
     """Full-jitter backoff base when throttled, seconds."""
     max_delay: float = 20.0
     """No wait between attempts is longer (also caps a server's Retry-After)."""
