@@ -42,6 +42,8 @@ class _Connection:
         self.sock = sock
         self._loop = asyncio.get_running_loop()
         self._read_timeout = read_timeout
+        self.deadline = float("inf")
+        """loop.time() by which the current request must be done."""
         self._buffer = bytearray(_BUFFER)
         self._view = memoryview(self._buffer)
         self._start = 0
@@ -64,7 +66,7 @@ class _Connection:
             pending = self._end - self._start
             self._buffer[:pending] = self._buffer[self._start : self._end]
             self._start, self._end = 0, pending
-        with anyio.fail_after(self._read_timeout):
+        with anyio.fail_after(self.timeout()):
             n = await self._loop.sock_recv_into(self.sock, self._view[self._end :])
         self._end += n
         return n
@@ -138,6 +140,13 @@ class _Connection:
         self._start = self._end
         return data
 
+    def timeout(self) -> float:
+        """Seconds the next wait may take: the read timeout, or less near the deadline."""
+        left = self.deadline - self._loop.time()
+        if left <= 0:
+            raise TimeoutError("the request took longer than its deadline")
+        return min(self._read_timeout, left)
+
     def close(self) -> None:
         self.sock.close()
 
@@ -157,7 +166,11 @@ class Http1Client:
         headers: Mapping[str, str],
         body: Body,
         on_sent: Callable[[int], None],
+        *,
+        time_limit: float = float("inf"),
     ) -> Answer:
+        """Send one PUT and read its answer; ``time_limit`` seconds bound the whole request
+        (each wait is bounded by the read timeout too)."""
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or 80
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -166,7 +179,9 @@ class Http1Client:
         head += [f"{name}: {value}" for name, value in headers.items()]
         raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_limit
         connection, reused = await self._connection(host, port)
+        connection.deadline = deadline
         try:
             try:
                 await loop.sock_sendall(connection.sock, raw_head)
@@ -177,9 +192,10 @@ class Http1Client:
                 # request goes out again on a fresh one.
                 connection.close()
                 connection, reused = await self._connection(host, port, fresh=True)
+                connection.deadline = deadline
                 await loop.sock_sendall(connection.sock, raw_head)
             try:
-                await self._send_body(loop, connection.sock, body, on_sent)
+                await self._send_body(loop, connection, body, on_sent)
             except OSError:
                 # The server may have answered early (an error) and closed: report its answer.
                 with anyio.move_on_after(1):
@@ -223,15 +239,16 @@ class Http1Client:
     async def _send_body(
         self,
         loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
+        connection: _Connection,
         body: Body,
         on_sent: Callable[[int], None],
     ) -> None:
+        sock = connection.sock
         if isinstance(body, FileBody):
             file = body.source.sendfile_handle()
             offset, remaining = body.offset, body.length
             while remaining > 0:
-                with anyio.fail_after(self._read_timeout):
+                with anyio.fail_after(connection.timeout()):
                     sent = await loop.sock_sendfile(sock, file, offset, min(remaining, SEND_SLICE))
                 if sent == 0:  # end of file before the end of the part
                     raise SourceChangedError(
@@ -242,7 +259,7 @@ class Http1Client:
                 remaining -= sent
             return
         for chunk in body.chunks(SEND_SLICE):
-            with anyio.fail_after(self._read_timeout):
+            with anyio.fail_after(connection.timeout()):
                 await loop.sock_sendall(sock, chunk)
             on_sent(len(chunk))
 

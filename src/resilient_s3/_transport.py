@@ -180,15 +180,12 @@ class S3Transport:
             now=self._now,
         )
         try:
-            with anyio.fail_after(self.attempt_timeout(body.length)):
-                if not self.is_https:
-                    answer = await self._http1.put(url, signed, body, on_sent)
-                    status, answer_headers, answer_body = (
-                        answer.status,
-                        answer.headers,
-                        answer.body,
-                    )
-                else:
+            timeout = self.attempt_timeout(body.length)
+            if not self.is_https:
+                answer = await self._http1.put(url, signed, body, on_sent, time_limit=timeout)
+                status, answer_headers, answer_body = answer.status, answer.headers, answer.body
+            else:
+                with anyio.fail_after(timeout):
                     async with self._http.put(
                         URL(url, encoded=True), data=_chunks(body, on_sent), headers=signed
                     ) as response:
