@@ -133,9 +133,14 @@ async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
         stats = proxy.stats
 
     # Every part the server had (and the journal recorded) was kept; only the others were sent.
-    assert result.resumed_parts >= 4
-    assert result.resumed_parts >= len(on_server) - 4  # at most the parts in flight unrecorded
-    assert stats.forwarded.get("UploadPart", 0) == PARTS - result.resumed_parts
+    assert result.resumed_parts >= 4, result
+    assert result.resumed_parts >= len(on_server) - 4, (result, on_server)  # in flight at the kill
+    sent = stats.forwarded.get("UploadPart", 0)
+    retried = sum(result.retries.values())  # a part retried on a loaded machine counts twice
+    assert PARTS - result.resumed_parts <= sent <= PARTS - result.resumed_parts + retried, (
+        sent,
+        result,
+    )
     assert stats.requests.get("CreateMultipartUpload", 0) == 0
     assert stats.requests.get("ListParts", 0) == 1
     assert result.upload_id == before[0]["UploadId"]
@@ -167,7 +172,7 @@ async def test_a_file_changed_after_the_crash_is_uploaded_anew_never_mixed(
     assert result.resumed_parts == 0
     assert result.upload_id != stale
     assert stats.requests["AbortMultipartUpload"] == 1  # the stale upload
-    assert stats.forwarded["UploadPart"] == PARTS
+    assert PARTS <= stats.forwarded["UploadPart"] <= PARTS + sum(result.retries.values())
     assert stored_sha256(s3_client, s3_bucket, "big") == new_digest
     assert open_uploads(s3_client, s3_bucket) == []
 
