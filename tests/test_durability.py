@@ -214,7 +214,7 @@ async def test_cleanup_aborts_old_uploads_and_keeps_young_ones(
     assert remaining == {young, other}  # outside the prefix: untouched
 
 
-async def test_a_failed_abort_is_remembered_and_done_by_cleanup(
+async def test_a_failed_abort_is_remembered_and_done_by_the_next_run(
     s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "f"
@@ -235,15 +235,31 @@ async def test_a_failed_abort_is_remembered_and_done_by_cleanup(
     assert len(open_uploads(s3_client, s3_bucket)) == 1
     assert len(Journal(journal).pending_aborts()) == 1
 
-    # Through the same endpoint (the journal remembers where), now without faults.
+    # The next uploader for the same endpoint (the journal remembers where) does it on opening.
     with ChaosProxy(s3_server.endpoint_url, port=port) as healthy:
         async with AsyncResilientUploader(
             session_of(s3_server), endpoint_url=healthy.endpoint_url, config=config
-        ) as up:
-            report = await up.cleanup(s3_bucket, older_than=3600)
-    assert report.retried_aborts == 1
+        ):
+            pass
     assert open_uploads(s3_client, s3_bucket) == []
     assert Journal(journal).pending_aborts() == []
+
+
+async def test_cleanup_retries_remembered_aborts(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path / "journal")
+    config = UploadConfig(journal_dir=str(journal.directory))
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
+        journal.remember_abort(s3_server.endpoint_url, s3_bucket, "k", upload_id)
+        report = await up.cleanup(s3_bucket, older_than=3600)
+    assert report.retried_aborts == 1
+    assert report.kept == []  # aborted before the listing
+    assert open_uploads(s3_client, s3_bucket) == []
+    assert journal.pending_aborts() == []
 
 
 def test_cleanup_command(

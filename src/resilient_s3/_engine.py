@@ -673,6 +673,35 @@ class Engine:
         )
         return False
 
+    async def retry_remembered_aborts(self) -> int:
+        """One more try at each abort the journal remembers for this endpoint (a failed try
+        stays remembered); the number done."""
+        done = 0
+        endpoint = self._transport.endpoint_url
+        for path, pending in self.journal.pending_aborts():
+            if pending.endpoint != endpoint:
+                continue
+            where = Where(pending.bucket, pending.key, pending.upload_id)
+            try:
+                await self.retrier.run(
+                    lambda where=where: self._transport.call(  # type: ignore[misc]
+                        "abort_multipart_upload",
+                        where,
+                        Bucket=where.bucket,
+                        Key=where.key,
+                        UploadId=where.upload_id,
+                    ),
+                    Counters(),
+                    limited=False,
+                    max_attempts=1,
+                )
+            except UploadError as exc:
+                if not (isinstance(exc, S3RequestError) and exc.code == "NoSuchUpload"):
+                    continue
+            path.unlink(missing_ok=True)
+            done += 1
+        return done
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _part_sender(

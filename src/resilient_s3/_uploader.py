@@ -153,6 +153,8 @@ class AsyncResilientUploader:
                     journal=Journal(self.config.journal_dir),
                     credential_refreshes=lambda: owner.refreshes,
                 )
+                # Aborts that failed in an earlier run get one more try (see cleanup()).
+                await self._engine.retry_remembered_aborts()
         return self._engine
 
     @property
