@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._cleanup import CleanupReport, StaleUpload
     from ._config import UploadConfig
     from ._diagnostics import Cause, Diagnosis, diagnose
     from ._exceptions import (
@@ -34,6 +35,7 @@ _MODULE_OF = {
     "AsyncResilientUploader": "._uploader",
     "Cause": "._diagnostics",
     "Checksum": "._result",
+    "CleanupReport": "._cleanup",
     "CredentialRefreshError": "._exceptions",
     "Diagnosis": "._diagnostics",
     "DirectoryUploadError": "._uploader",
@@ -48,6 +50,7 @@ _MODULE_OF = {
     "ResilientUploader": "._uploader",
     "RetriesExhaustedError": "._exceptions",
     "S3RequestError": "._exceptions",
+    "StaleUpload": "._cleanup",
     "SourceChangedError": "._exceptions",
     "SourceError": "._exceptions",
     "UploadConfig": "._config",
@@ -65,6 +68,7 @@ __all__ = [
     "AsyncResilientUploader",
     "Cause",
     "Checksum",
+    "CleanupReport",
     "CredentialRefreshError",
     "Diagnosis",
     "DirectoryUploadError",
@@ -77,6 +81,7 @@ __all__ = [
     "S3RequestError",
     "SourceChangedError",
     "SourceError",
+    "StaleUpload",
     "UploadConfig",
     "UploadError",
     "UploadResult",
