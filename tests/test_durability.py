@@ -150,8 +150,20 @@ async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
     assert list(journal.glob("*.jsonl")) == []
 
 
+def change_in_place_unnoticed(path: Path) -> str:
+    """Change 1 MiB in the second part and put the mtime back: size, mtime and inode stay the
+    same and the change is outside the fingerprint's sampled windows."""
+    stat = path.stat()
+    with path.open("r+b") as f:
+        f.seek(9 * MiB)
+        f.write(os.urandom(MiB))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("change", ["rewritten", "in-place-mtime-kept"])
 async def test_a_file_changed_after_the_crash_is_uploaded_anew_never_mixed(
-    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path, change: str
 ) -> None:
     path = tmp_path / "big"
     write_random(path, PARTS * 8 * MiB)
@@ -159,7 +171,10 @@ async def test_a_file_changed_after_the_crash_is_uploaded_anew_never_mixed(
     with ChaosProxy(s3_server.endpoint_url, bandwidth=48 * MiB) as proxy:
         crash_midway(s3_server, proxy, path, s3_bucket, "big", journal)
         stale = open_uploads(s3_client, s3_bucket)[0]["UploadId"]
-        new_digest = write_random(path, PARTS * 8 * MiB)  # same size, new content
+        if change == "rewritten":
+            new_digest = write_random(path, PARTS * 8 * MiB)  # same size, new content
+        else:
+            new_digest = change_in_place_unnoticed(path)
 
         proxy.reset_stats()
         config = UploadConfig(max_concurrency=4, journal_dir=str(journal))
@@ -347,6 +362,57 @@ async def test_overwrite_false_loses_a_race_at_completion_cleanly(
     body = s3_client.get_object(Bucket=s3_bucket, Key="race")["Body"].read()
     assert body == b"the other writer"
     assert open_uploads(s3_client, s3_bucket) == []
+
+
+async def test_a_throttled_conditional_put_does_not_claim_an_equal_object(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    write_random(path, 1 * MiB)
+    s3_client.put_object(Bucket=s3_bucket, Key="same", Body=path.read_bytes())  # equal bytes
+    throttled = Fault(FaultKind.SLOWDOWN, 1.0, {"PutObject"}, limit=1)
+    with ChaosProxy(s3_server.endpoint_url, faults=[throttled]) as proxy:
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=proxy.endpoint_url
+        ) as up:
+            with pytest.raises(ObjectExistsError):
+                await up.upload_file(path, s3_bucket, "same", overwrite=False)
+
+
+async def test_cleanup_leaves_uploads_in_progress_elsewhere_alone(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path / "journal")
+    upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="busy")["UploadId"]
+    other = journal.open(s3_server.endpoint_url, s3_bucket, "busy", tmp_path / "f")
+    assert other is not None  # held, as by an upload running in another process
+    other.start(header(upload_id=upload_id, bucket=s3_bucket, key="busy"))
+    try:
+        config = UploadConfig(journal_dir=str(journal.directory))
+        async with AsyncResilientUploader(
+            session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        ) as up:
+            report = await up.cleanup(s3_bucket, older_than=0)
+    finally:
+        other.close()
+    assert [u.upload_id for u in report.kept] == [upload_id]
+    assert len(open_uploads(s3_client, s3_bucket)) == 1
+
+
+async def test_extra_args_json_cannot_hold_are_journaled(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    import datetime
+
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    config = UploadConfig(journal_dir=str(tmp_path / "journal"))
+    async with AsyncResilientUploader(
+        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+    ) as up:
+        result = await up.upload_file(path, s3_bucket, "k", {"Expires": expires})
+    assert result.parts == 3
 
 
 async def test_a_conditional_put_whose_answer_was_lost_is_confirmed(

@@ -56,6 +56,7 @@ async def cleanup(
     dry_run: bool = False,
     now: datetime.datetime | None = None,
 ) -> CleanupReport:
+    """``now`` is the server's time (the uploader's clock offset applied)."""
     now = now or datetime.datetime.now(datetime.UTC)
     report = CleanupReport(bucket, prefix, dry_run)
     counters = Counters()
@@ -90,12 +91,13 @@ async def cleanup(
             report.retried_aborts += 1
 
     open_ids = set()
+    in_use = journal.upload_ids_in_use()  # by uploads running in other processes
     for upload in await _list_uploads(transport, retrier, counters, bucket, prefix):
         initiated: datetime.datetime = upload["Initiated"]
         stale = StaleUpload(
             upload["Key"], upload["UploadId"], initiated, (now - initiated).total_seconds()
         )
-        if stale.age < older_than:
+        if stale.age < older_than or stale.upload_id in in_use:
             report.kept.append(stale)
             open_ids.add(stale.upload_id)
             continue

@@ -12,12 +12,14 @@ upload is aborted, shielded from cancellation, whenever it does not complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -43,7 +45,7 @@ from ._exceptions import (
     SourceChangedError,
     UploadError,
 )
-from ._journal import Journal
+from ._journal import Header, Journal
 from ._planner import (
     MAX_PARTS,
     Part,
@@ -265,24 +267,26 @@ class Engine:
         progress: Progress,
     ) -> tuple[StoredBody, Checksum, int]:
         where = Where(request.bucket, request.key)
+        args = request.extra_args
+        token = None
+        if args.get("IfNoneMatch") == "*":
+            # A conditional PUT whose answer is lost is refused on retry by its own write; a
+            # token in the metadata tells that apart from an object someone else wrote.
+            token = secrets.token_hex(16)
+            args = {**args, "Metadata": {**args.get("Metadata", {}), TOKEN_METADATA: token}}
         try:
             stored = await self.retrier.run(
                 lambda: self._transport.put_object(
-                    where, body, digest, self._kind, request.extra_args, progress.tracker(1)
+                    where, body, digest, self._kind, args, progress.tracker(1)
                 ),
                 counters,
                 reread=partial(self._reread, request.source, body, digest),
             )
         except S3RequestError as exc:
-            # A conditional PUT whose first answer was lost is refused on retry: by its own
-            # write, if the object there has exactly these bytes' checksum and size.
-            if exc.code != "PreconditionFailed" or exc.attempts < 2:
+            if token is None or exc.code != "PreconditionFailed" or exc.attempts < 2:
                 raise
-            head = await self._head(request, counters)
-            if head is None or (head.get(self._kind.param), head.get("ContentLength")) != (
-                digest.checksum_b64,
-                body.length,
-            ):
+            head = await self._confirm(request, where, token, body.length, None, counters)
+            if head is None:
                 raise
             stored = StoredBody(head.get("ETag", ""), head.get("VersionId"), digest.checksum_b64)
         self._check_echo(stored, digest, where)
@@ -402,8 +406,13 @@ class Engine:
     async def _refuse_existing(self, request: UploadRequest, counters: Counters) -> None:
         """With overwrite=False, an existing key is refused before any part is sent (the
         conditional CompleteMultipartUpload still decides a race)."""
-        wanted = request.extra_args.get("IfNoneMatch") == "*"
-        if wanted and await self._head(request, counters) is not None:
+        if request.extra_args.get("IfNoneMatch") != "*":
+            return
+        try:
+            exists = await self._head(request, counters) is not None
+        except S3RequestError:
+            return  # e.g. 403 for a missing key without s3:ListBucket: Complete will decide
+        if exists:
             raise _exists(request)
 
     async def _run_multipart(
@@ -567,7 +576,10 @@ class Engine:
         counters: Counters,
     ) -> dict[str, Any] | None:
         """HeadObject's answer if the object is the one this upload wrote, else None."""
-        head = await self._head(request, counters)
+        try:
+            head = await self._head(request, counters)
+        except S3RequestError:
+            return None
         if head is None:
             return None
         reported = head.get(self._kind.param)
@@ -673,33 +685,49 @@ class Engine:
         )
         return False
 
-    async def retry_remembered_aborts(self) -> int:
-        """One more try at each abort the journal remembers for this endpoint (a failed try
-        stays remembered); the number done."""
+    async def abort_orphan(self, where: Where, header: Header, *, reason: str) -> None:
+        """Abort an interrupted upload that cannot be resumed, and forget its journal entry."""
+        await self._abort(where, reason=reason, counters=Counters())
+        entry = self.journal.open(header.endpoint, header.bucket, header.key, Path(header.path))
+        if entry is not None:
+            entry.remove()
+            entry.close()
+
+    async def retry_remembered_aborts(self, limit: int = 16, seconds: float = 30.0) -> int:
+        """One more try at the aborts the journal remembers for this endpoint (at most
+        ``limit``, within ``seconds``); the number done. One that S3 refuses for good (no
+        permission) is forgotten, with a warning; one that fails for now stays."""
         done = 0
         endpoint = self._transport.endpoint_url
-        for path, pending in self.journal.pending_aborts():
-            if pending.endpoint != endpoint:
-                continue
-            where = Where(pending.bucket, pending.key, pending.upload_id)
-            try:
-                await self.retrier.run(
-                    lambda where=where: self._transport.call(  # type: ignore[misc]
-                        "abort_multipart_upload",
-                        where,
-                        Bucket=where.bucket,
-                        Key=where.key,
-                        UploadId=where.upload_id,
-                    ),
-                    Counters(),
-                    limited=False,
-                    max_attempts=1,
-                )
-            except UploadError as exc:
-                if not (isinstance(exc, S3RequestError) and exc.code == "NoSuchUpload"):
-                    continue
-            path.unlink(missing_ok=True)
-            done += 1
+        pending = [(p, a) for p, a in self.journal.pending_aborts() if a.endpoint == endpoint]
+        with anyio.move_on_after(seconds):
+            for path, remembered in pending[:limit]:
+                where = Where(remembered.bucket, remembered.key, remembered.upload_id)
+                try:
+                    await self.retrier.run(
+                        lambda where=where: self._transport.call(  # type: ignore[misc]
+                            "abort_multipart_upload",
+                            where,
+                            Bucket=where.bucket,
+                            Key=where.key,
+                            UploadId=where.upload_id,
+                        ),
+                        Counters(),
+                        limited=False,
+                        max_attempts=1,
+                    )
+                except UploadError as exc:
+                    gone = isinstance(exc, S3RequestError) and exc.code == "NoSuchUpload"
+                    final = isinstance(exc, S3RequestError) and exc.status in (401, 403)
+                    if final:
+                        logger.warning(
+                            "giving up aborting multipart upload %s: %s", where.upload_id, exc
+                        )
+                    if not (gone or final):
+                        continue
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                done += 1
         return done
 
     # -- helpers -----------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class Entry:
         return header, parts
 
     def start(self, header: Header) -> None:
-        _write_atomically(self.path, json.dumps(asdict(header)) + "\n")
+        _write_atomically(self.path, json.dumps(asdict(header), default=str) + "\n")
 
     def add_part(self, part: JournalPart) -> None:
         line = (json.dumps(asdict(part)) + "\n").encode()
@@ -127,7 +127,7 @@ class Entry:
             os.close(fd)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             self.path.unlink()
 
     def close(self) -> None:
@@ -167,9 +167,12 @@ class Journal:
         if not self.directory.is_dir():
             return
         for path in sorted(self.directory.glob("*.jsonl")):
-            lock_fd = os.open(
-                path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
+            try:
+                lock_fd = os.open(
+                    path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+                )
+            except OSError:
+                continue
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -182,6 +185,26 @@ class Journal:
                     yield entry, *found
             finally:
                 entry.close()
+
+    def upload_ids_in_use(self) -> set[str]:
+        """Upload ids of entries another process holds now: uploads in progress."""
+        in_use: set[str] = set()
+        if not self.directory.is_dir():
+            return in_use
+        for path in self.directory.glob("*.jsonl"):
+            try:
+                lock_fd = os.open(path.with_suffix(".lock"), os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                found = Entry(path, -1).read()
+                if found is not None:
+                    in_use.add(found[0].upload_id)
+            finally:
+                os.close(lock_fd)
+        return in_use
 
     # -- aborts that failed ---------------------------------------------------------------
 
@@ -207,9 +230,16 @@ class Journal:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` at once; readable by its owner only (the journal names
+    buckets, keys, paths and object metadata)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 SECRET_ARGS = frozenset({"SSECustomerKey", "SSECustomerKeyMD5", "CopySourceSSECustomerKey"})
@@ -220,5 +250,13 @@ def without_secrets(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def args_digest(args: dict[str, Any]) -> str:
-    """A digest of the object's attributes (SSE-C keys included, but only as a hash)."""
-    return hashlib.sha256(json.dumps(args, sort_keys=True, default=repr).encode()).hexdigest()
+    """A digest of the object's attributes. SSE-C keys count through their MD5 only (which S3
+    sends in headers anyway); values JSON cannot hold count as their ``str``, as the journal
+    stores them, so arguments read back from the journal give the same digest."""
+    args = dict(args)
+    for name in ("SSECustomerKey", "CopySourceSSECustomerKey"):
+        key = args.get(name)
+        if key is not None:
+            raw = key.encode() if isinstance(key, str) else bytes(key)
+            args[name] = hashlib.md5(raw, usedforsecurity=False).hexdigest()
+    return hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()

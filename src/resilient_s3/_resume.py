@@ -10,6 +10,7 @@ never mixing two versions of a file.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import time
@@ -19,8 +20,8 @@ from typing import Any
 
 import anyio
 
-from ._checksums import ChecksumKind, PartDigest
-from ._exceptions import S3RequestError
+from ._checksums import ChecksumKind, PartDigest, digest_file_range
+from ._exceptions import RetriesExhaustedError, S3RequestError
 from ._journal import (
     SECRET_ARGS,
     Entry,
@@ -66,6 +67,7 @@ class Resumption:
         self._endpoint = endpoint
         self._transport = transport
         self._retrier = retrier
+        self._broken = False
 
     @classmethod
     def open(
@@ -113,16 +115,38 @@ class Resumption:
             return None
         try:
             listed = await self._list_parts(stale, counters, part_args)
+        except RetriesExhaustedError:
+            raise  # S3 is unwell: try again later, the entry stays
         except S3RequestError as exc:
+            # NoSuchUpload, or no permission to list parts: this upload cannot be resumed.
             if exc.code != "NoSuchUpload":
-                raise
+                logger.info(
+                    "cannot resume upload %s (%s); starting over", header.upload_id, exc.code
+                )
+                await abort(stale)
+            self._entry.remove()
+            return None
+        candidates = [
+            (part, journaled[part.number])
+            for part in plan.parts()
+            if part.number in journaled
+            and listed.get(part.number) == (journaled[part.number].etag, part.length)
+        ]
+        # The fingerprint samples the file; the parts to keep are read in full, so that a
+        # change it missed cannot be mixed into the object.
+        if not await anyio.to_thread.run_sync(self._unchanged, candidates, kind):
+            logger.info(
+                "s3://%s/%s: the file's content changed since the interrupted upload %s; "
+                "aborting it and starting over",
+                where.bucket,
+                where.key,
+                header.upload_id,
+            )
+            await abort(stale)
             self._entry.remove()
             return None
         parts = {}
-        for part in plan.parts():
-            record = journaled.get(part.number)
-            if record is None or listed.get(part.number) != (record.etag, part.length):
-                continue
+        for part, record in candidates:
             digest = PartDigest(checksum=base64.b64decode(record.checksum), payload_sha256=None)
             parts[part.number] = (part, StoredBody(record.etag, None, record.checksum), digest)
         logger.info(
@@ -164,17 +188,41 @@ class Resumption:
             needs_secrets=any(name in SECRET_ARGS for name in args),
         )
 
+    def _unchanged(self, candidates: list[tuple[Part, JournalPart]], kind: ChecksumKind) -> bool:
+        for part, record in candidates:
+            digest = digest_file_range(
+                self._source.read_into, part.offset, part.length, kind, False
+            )
+            if digest.checksum_b64 != record.checksum:
+                return False
+        return True
+
     def started(self, header: Header) -> None:
-        self._entry.start(header)
+        self._journaling(lambda: self._entry.start(header))
 
     def part_done(self, part: Part, stored: StoredBody, digest: PartDigest) -> None:
-        self._entry.add_part(
-            JournalPart(part.number, stored.etag, digest.checksum_b64, part.length)
-        )
+        record = JournalPart(part.number, stored.etag, digest.checksum_b64, part.length)
+        self._journaling(lambda: self._entry.add_part(record))
+
+    def _journaling(self, write: Callable[[], None]) -> None:
+        """The journal is an aid: if it cannot be written (full disk, read-only directory),
+        the upload goes on without it."""
+        if self._broken:
+            return
+        try:
+            write()
+        except (OSError, TypeError, ValueError) as exc:
+            self._broken = True
+            logger.warning(
+                "the journal cannot be written (%s): this upload will not resume after a crash",
+                exc,
+            )
+            self._entry.remove()
 
     def finished(self) -> None:
         """The upload completed, or was aborted: nothing to resume."""
-        self._entry.remove()
+        with contextlib.suppress(OSError):
+            self._entry.remove()
 
     def close(self) -> None:
         self._entry.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime
 import functools
 import logging
 import os
@@ -28,7 +29,7 @@ from ._result import UploaderStats, UploadResult
 from ._retry import Retrier, RetryBudget, RetryPolicy
 from ._session import SessionSettings, open_transport
 from ._source import FileSource, Source, StreamSource
-from ._transport import S3Transport
+from ._transport import S3Transport, Where
 from ._validation import validate_bucket_name, validate_key
 
 T = TypeVar("T")
@@ -297,26 +298,38 @@ class AsyncResilientUploader:
             prefix,
             older_than=older_than,
             dry_run=dry_run,
+            now=datetime.datetime.now(datetime.UTC)
+            + datetime.timedelta(seconds=self._clock.offset),
         )
 
     async def resume_interrupted(self) -> list[UploadResult]:
         """Finish every upload to this endpoint that a crash interrupted (see the journal):
         each file is uploaded again, sending only its missing parts. Uploads that used SSE-C
-        keys are left for the caller, who has the key, to run again."""
+        keys are left for the caller, who has the key, to run again; one whose file is gone
+        is aborted. If some fail, :class:`DirectoryUploadError` lists them with the results
+        of the others."""
         engine = await self._ensure_open()
         assert self._transport is not None
         endpoint = self._transport.endpoint_url
-        jobs = [
-            header
-            for _, header, _ in engine.journal.entries()
-            if header.endpoint == endpoint and not header.needs_secrets
-        ]
-        results = []
+        jobs = [header for _, header, _ in engine.journal.entries() if header.endpoint == endpoint]
+        results: list[UploadResult] = []
+        failures: dict[str, UploadError] = {}
         for header in jobs:
+            name = f"s3://{header.bucket}/{header.key}"
+            if header.needs_secrets or header.algorithm != self.config.checksum_algorithm:
+                logger.warning(
+                    "not resuming %s: run upload_file again with its SSE-C key or with "
+                    "checksum_algorithm=%s",
+                    name,
+                    header.algorithm,
+                )
+                continue
             try:
                 source = FileSource(header.path)
             except SourceError as exc:
-                logger.warning("cannot resume s3://%s/%s: %s", header.bucket, header.key, exc)
+                where = Where(header.bucket, header.key, header.upload_id)
+                await engine.abort_orphan(where, header, reason=f"{header.path} is gone")
+                failures[name] = exc
                 continue
             try:
                 # Cut as before, whatever this uploader's part size: else nothing would match.
@@ -324,8 +337,18 @@ class AsyncResilientUploader:
                     source, header.bucket, header.key, header.extra_args, part_size=header.part_size
                 )
                 results.append(await engine.upload(request))
+            except UploadError as exc:
+                failures[name] = exc
             finally:
                 source.close()
+        if failures:
+            first_name, first = next(iter(failures.items()))
+            raise DirectoryUploadError(
+                f"{len(failures)} of {len(jobs)} interrupted uploads failed; first: "
+                f"{first_name}: {first.message}",
+                results=results,
+                failures=failures,
+            )
         return results
 
     def _check(
