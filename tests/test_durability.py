@@ -107,6 +107,20 @@ def crash_midway(
     finally:
         _, errors = child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL, errors.decode()
+    settle(proxy)
+
+
+def settle(proxy: ChaosProxy) -> None:
+    """Wait until the proxy has relayed what the killed child had already sent (the
+    bandwidth limit holds it back), so that later counts are the re-run's alone."""
+    last = None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = (proxy.stats.forwarded, proxy.stats.bytes_up)
+        if now == last:
+            return
+        last = now
+        time.sleep(0.5)
 
 
 async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
