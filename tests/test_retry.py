@@ -10,9 +10,11 @@ from typing import Any
 import anyio
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
+from hypothesis import given
+from hypothesis import strategies as st
 
 from resilient_s3 import CredentialRefreshError, RetriesExhaustedError, S3RequestError
-from resilient_s3._classify import Action, classify
+from resilient_s3._classify import _BY_CODE, Action, classify
 from resilient_s3._clock import ServerClock, parse_http_date
 from resilient_s3._concurrency import AdaptiveLimiter
 from resilient_s3._credentials import CredentialOwner
@@ -578,3 +580,40 @@ def test_signing_region_comes_from_the_endpoint_rules() -> None:
     assert _signing_region(None, "us-west-2") == "us-west-2"
     with pytest.raises(InvalidUploadError, match="sigv4a"):
         _signing_region({"authSchemes": [{"name": "sigv4a"}]}, "us-west-2")
+
+
+# -- classifier properties ---------------------------------------------------------------------
+
+codes = st.one_of(st.none(), st.sampled_from(sorted(_BY_CODE)), st.text(max_size=30))
+statuses = st.one_of(st.none(), st.integers(min_value=100, max_value=599))
+
+
+@given(codes, statuses)
+def test_a_network_failure_is_always_retried(code: str | None, status: int | None) -> None:
+    assert classify(code, status, network=True).action is Action.RETRY
+
+
+@given(st.sampled_from(sorted(_BY_CODE)), statuses)
+def test_a_known_code_decides_whatever_the_status(code: str, status: int | None) -> None:
+    assert classify(code, status) == _BY_CODE[code]
+
+
+@given(codes.filter(lambda c: c not in _BY_CODE), st.integers(min_value=400, max_value=499))
+def test_unknown_client_errors_fail_except_429(code: str | None, status: int) -> None:
+    verdict = classify(code, status)
+    assert verdict.retryable is (status == 429)
+
+
+@given(codes, statuses)
+def test_every_retryable_verdict_has_a_cause_to_count(code: str | None, status: int | None) -> None:
+    verdict = classify(code, status)
+    assert verdict.cause in {
+        "throttled",
+        "server-error",
+        "network",
+        "credentials-expired",
+        "clock-skew",
+        "bad-digest",
+        "fail",
+    }
+    assert (verdict.cause == "fail") is (not verdict.retryable)
