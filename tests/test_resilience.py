@@ -328,3 +328,45 @@ async def test_a_dead_endpoint_fails_in_bounded_time_without_storming(
     assert stats.retries["network"] <= 100
     assert stats.attempts <= 40 + 100
     assert stats.retry_budget < 5
+
+
+async def test_no_secret_reaches_logs_errors_or_the_journal_under_faults(
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import base64
+    import logging
+
+    path = tmp_path / "f"
+    write_random(path, 20 * MiB)
+    key = os.urandom(32)
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    faults = [
+        Fault(FaultKind.SLOWDOWN, 0.3),
+        Fault(FaultKind.CORRUPT, 1.0, {"UploadPart"}, limit=1),
+        Fault(FaultKind.EXPIRED_TOKEN, 1.0, {"CompleteMultipartUpload"}),  # never succeeds
+    ]
+    journal = tmp_path / "journal"
+    config = UploadConfig(max_attempts=3, journal_dir=str(journal))
+    caplog.set_level(logging.DEBUG, logger="resilient_s3")
+    with ChaosProxy(s3_server.endpoint_url, faults=faults, seed=3) as proxy:
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            with pytest.raises(S3RequestError) as raised:
+                await up.upload_file(path, s3_bucket, "secret", dict(sse_c))
+            # Our own log records (botocore's DEBUG logs show every request's headers, for any
+            # boto3 user; they are botocore's).
+            ours = [r.getMessage() for r in caplog.records if r.name.startswith("resilient_s3")]
+            seen = [*ours, str(raised.value), repr(raised.value), repr(up), repr(up.stats)]
+            error: BaseException | None = raised.value
+            while error is not None:
+                seen += [str(error), repr(error)]
+                error = error.__cause__ or error.__context__
+            seen += [p.read_text() for p in journal.rglob("*") if p.is_file()]
+    secrets = [s3_server.secret_key, key.hex(), base64.b64encode(key).decode(), "Signature="]
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text

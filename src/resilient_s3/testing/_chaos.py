@@ -316,6 +316,18 @@ class ChaosProxy:
         self, client: Peer, upstream: Peer | None, head: Head
     ) -> tuple[Peer | None, bool]:
         """Relay (or fault) one request; returns the upstream peer and whether to go on."""
+        holder = [upstream]
+        try:
+            return await self._relay(client, holder, head)
+        except BaseException:
+            if holder[0] is not None:  # possibly connected for this request: the caller
+                holder[0].close()  # does not know it yet
+            raise
+
+    async def _relay(
+        self, client: Peer, holder: list[Peer | None], head: Head
+    ) -> tuple[Peer | None, bool]:
+        upstream = holder[0]
         method, target, _ = head.start_line.split(" ", 2)
         operation = classify(method, target)
         self._count("requests", operation)
@@ -341,7 +353,7 @@ class ChaosProxy:
 
         if upstream is None:
             try:
-                upstream = await Peer.connect(*self._upstream_address)
+                upstream = holder[0] = await Peer.connect(*self._upstream_address)
             except OSError:
                 await self._discard_body(client, length)
                 await self._answer(client, 502, b"", close=True)
