@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ._exceptions import S3RequestError
@@ -66,13 +67,7 @@ async def cleanup(
         """None when the upload is gone, else why not."""
         try:
             await retrier.run(
-                lambda: transport.call(
-                    "abort_multipart_upload",
-                    Where(bucket, key, upload_id),
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                ),
+                partial(transport.abort_multipart_upload, Where(bucket, key, upload_id)),
                 counters,
                 budgeted=False,
             )

@@ -120,7 +120,7 @@ class CredentialOwner:
         source = self._source
         if source is None:
             raise NoCredentialsError()
-        if callable(source) and not hasattr(source, "get_frozen_credentials"):
+        if _is_plain_callable(source):
             return await self._fetch_snapshot()
         expiry = getattr(source, "_expiry_time", None)
         values = [getattr(source, f"_{name}", None) for name in ("access_key", "secret_key")]
@@ -199,11 +199,16 @@ class CredentialOwner:
         return self
 
 
+def _is_plain_callable(source: Any) -> bool:
+    """A ``credentials=`` callable rather than a botocore credentials object."""
+    return callable(source) and not hasattr(source, "get_frozen_credentials")
+
+
 def _fetcher(source: Any) -> Callable[[], Any] | None:
     """The function that fetches fresh credentials from ``source``, if it has one."""
     if source is None:
         return None
-    if callable(source) and not hasattr(source, "get_frozen_credentials"):
+    if _is_plain_callable(source):
         return source  # type: ignore[no-any-return]
     # botocore's and aiobotocore's RefreshableCredentials keep their provider's fetch here.
     fetch = getattr(source, "_refresh_using", None)

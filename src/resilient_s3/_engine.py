@@ -174,13 +174,11 @@ class Engine:
             if self._config.verify_after_upload:
                 await self._verify(request, result, counters)
             return result
-        except S3RequestError as exc:
-            _locate(exc, Where(request.bucket, request.key))
-            if exc.code == "PreconditionFailed" and request.extra_args.get("IfNoneMatch") == "*":
-                raise _exists(request) from exc
-            raise
         except UploadError as exc:
             _locate(exc, Where(request.bucket, request.key))
+            refused = isinstance(exc, S3RequestError) and exc.code == "PreconditionFailed"
+            if refused and request.extra_args.get("IfNoneMatch") == "*":
+                raise _exists(request) from exc
             raise
         finally:
             self.totals.attempts += counters.attempts
@@ -273,7 +271,7 @@ class Engine:
             # A conditional PUT whose answer is lost is refused on retry by its own write; a
             # token in the metadata tells that apart from an object someone else wrote.
             token = secrets.token_hex(16)
-            args = {**args, "Metadata": {**args.get("Metadata", {}), TOKEN_METADATA: token}}
+            args = _with_token(args, token)
         try:
             stored = await self.retrier.run(
                 lambda: self._transport.put_object(
@@ -385,8 +383,9 @@ class Engine:
 
     async def _create(self, request: UploadRequest, counters: Counters, token: str) -> str:
         kind = self._kind
-        create_args = {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}
-        create_args["Metadata"] = {**create_args.get("Metadata", {}), TOKEN_METADATA: token}
+        create_args = _with_token(
+            {k: v for k, v in request.extra_args.items() if k not in _CREATE_EXCLUDED}, token
+        )
         where = Where(request.bucket, request.key)
         created = await self.retrier.run(
             lambda: self._transport.call(
@@ -649,13 +648,7 @@ class Engine:
         with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT):
             try:
                 await self.retrier.run(
-                    lambda: self._transport.call(
-                        "abort_multipart_upload",
-                        where,
-                        Bucket=where.bucket,
-                        Key=where.key,
-                        UploadId=where.upload_id,
-                    ),
+                    partial(self._transport.abort_multipart_upload, where),
                     counters,
                     limited=False,
                     budgeted=False,
@@ -705,13 +698,7 @@ class Engine:
                 where = Where(remembered.bucket, remembered.key, remembered.upload_id)
                 try:
                     await self.retrier.run(
-                        lambda where=where: self._transport.call(  # type: ignore[misc]
-                            "abort_multipart_upload",
-                            where,
-                            Bucket=where.bucket,
-                            Key=where.key,
-                            UploadId=where.upload_id,
-                        ),
+                        partial(self._transport.abort_multipart_upload, where),
                         Counters(),
                         limited=False,
                         max_attempts=1,
@@ -798,6 +785,11 @@ def _exists(request: UploadRequest) -> ObjectExistsError:
         bucket=request.bucket,
         key=request.key,
     )
+
+
+def _with_token(args: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """``args`` with this upload's token added to the object's metadata."""
+    return {**args, "Metadata": {**args.get("Metadata", {}), TOKEN_METADATA: token}}
 
 
 def _part_args(request: UploadRequest) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -252,20 +253,15 @@ class Resumption:
             marker = page["NextPartNumberMarker"]
 
 
+_NOT_COMPARED = frozenset({"upload_id", "token", "created", "extra_args", "needs_secrets"})
+"""Header fields that name the interrupted upload rather than what it uploads (extra_args is
+compared through its digest, ``args``)."""
+
+
 def _comparable(header: Header) -> tuple[Any, ...]:
-    """The fields that must match for an upload to be resumed."""
-    return (
-        header.endpoint,
-        header.bucket,
-        header.key,
-        header.path,
-        header.part_size,
-        header.algorithm,
-        header.args,
-        header.size,
-        header.mtime_ns,
-        header.inode,
-        header.sample,
+    """The fields that must match for an upload to be resumed: all the others."""
+    return tuple(
+        getattr(header, f.name) for f in dataclasses.fields(header) if f.name not in _NOT_COMPARED
     )
 
 

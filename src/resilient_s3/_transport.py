@@ -293,6 +293,15 @@ class S3Transport:
 
     # -- control calls ---------------------------------------------------------------------
 
+    async def abort_multipart_upload(self, where: Where) -> None:
+        await self.call(
+            "abort_multipart_upload",
+            where,
+            Bucket=where.bucket,
+            Key=where.key,
+            UploadId=where.upload_id,
+        )
+
     async def call(self, operation: str, where: Where, **params: Any) -> dict[str, Any]:
         """One control call through aiobotocore, e.g. ``call("create_multipart_upload", ...)``."""
         method = getattr(self._control, operation)
