@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import boto3
 import pytest
 
 from resilient_s3 import (
@@ -28,37 +27,12 @@ from resilient_s3 import (
 from resilient_s3._cli import main
 from resilient_s3._journal import Header, Journal, JournalPart
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
+from s3_helpers import admin_session, open_uploads, stored_sha256, write_random
 
 pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
 PARTS = 25  # 200 MiB in 8 MiB parts
-
-
-def session_of(server: S3Server) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name=server.region,
-    )
-
-
-def write_random(path: Path, size: int) -> str:
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def stored_sha256(client: Any, bucket: str, key: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
-    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    return uploads
 
 
 CHILD = textwrap.dedent(
@@ -141,7 +115,7 @@ async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
         proxy.reset_stats()
         config = UploadConfig(max_concurrency=4, journal_dir=str(journal))
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, config=config
         ) as up:
             result = await up.upload_file(path, s3_bucket, "big")
         stats = proxy.stats
@@ -193,7 +167,7 @@ async def test_a_file_changed_after_the_crash_is_uploaded_anew_never_mixed(
         proxy.reset_stats()
         config = UploadConfig(max_concurrency=4, journal_dir=str(journal))
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, config=config
         ) as up:
             result = await up.upload_file(path, s3_bucket, "big")
         stats = proxy.stats
@@ -214,7 +188,7 @@ async def test_resume_false_starts_over(
     journal = tmp_path / "journal"
     config = UploadConfig(resume=False, journal_dir=str(journal))
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         result = await up.upload_file(path, s3_bucket, "k")
     assert result.resumed_parts == 0
@@ -230,7 +204,7 @@ async def test_cleanup_aborts_old_uploads_and_keeps_young_ones(
     young = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="logs/young")["UploadId"]
     config = UploadConfig(journal_dir=str(tmp_path / "journal"))
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         dry = await up.cleanup(s3_bucket, "logs/", older_than=2, dry_run=True)
         assert [u.upload_id for u in dry.aborted] == [old]
@@ -256,7 +230,7 @@ async def test_a_failed_abort_is_remembered_and_done_by_the_next_run(
     config = UploadConfig(max_attempts=2, journal_dir=str(journal))
     with ChaosProxy(s3_server.endpoint_url, faults=faults) as proxy:
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=proxy.endpoint_url, config=config
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, config=config
         ) as up:
             with pytest.raises(RetriesExhaustedError):
                 await up.upload_file(path, s3_bucket, "doomed")
@@ -267,7 +241,7 @@ async def test_a_failed_abort_is_remembered_and_done_by_the_next_run(
     # The next uploader for the same endpoint (the journal remembers where) does it on opening.
     with ChaosProxy(s3_server.endpoint_url, port=port) as healthy:
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=healthy.endpoint_url, config=config
+            admin_session(s3_server), endpoint_url=healthy.endpoint_url, config=config
         ):
             pass
     assert open_uploads(s3_client, s3_bucket) == []
@@ -280,7 +254,7 @@ async def test_cleanup_retries_remembered_aborts(
     journal = Journal(tmp_path / "journal")
     config = UploadConfig(journal_dir=str(journal.directory))
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
         journal.remember_abort(s3_server.endpoint_url, s3_bucket, "k", upload_id)
@@ -345,7 +319,7 @@ async def test_overwrite_false_refuses_an_existing_key(
     digest = write_random(path, size)
     s3_client.put_object(Bucket=s3_bucket, Key="taken", Body=b"first")
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url
     ) as up:
         with pytest.raises(ObjectExistsError, match="overwrite=False"):
             await up.upload_file(path, s3_bucket, "taken", overwrite=False)
@@ -369,7 +343,7 @@ async def test_overwrite_false_loses_a_race_at_completion_cleanly(
             s3_client.put_object(Bucket=s3_bucket, Key="race", Body=b"the other writer")
 
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url
     ) as up:
         with pytest.raises(ObjectExistsError):
             await up.upload_file(path, s3_bucket, "race", None, another_writer, overwrite=False)
@@ -387,7 +361,7 @@ async def test_a_throttled_conditional_put_does_not_claim_an_equal_object(
     throttled = Fault(FaultKind.SLOWDOWN, 1.0, {"PutObject"}, limit=1)
     with ChaosProxy(s3_server.endpoint_url, faults=[throttled]) as proxy:
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=proxy.endpoint_url
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
         ) as up:
             with pytest.raises(ObjectExistsError):
                 await up.upload_file(path, s3_bucket, "same", overwrite=False)
@@ -404,7 +378,7 @@ async def test_cleanup_leaves_uploads_in_progress_elsewhere_alone(
     try:
         config = UploadConfig(journal_dir=str(journal.directory))
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+            admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
         ) as up:
             report = await up.cleanup(s3_bucket, older_than=0)
     finally:
@@ -423,7 +397,7 @@ async def test_extra_args_json_cannot_hold_are_journaled(
     expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
     config = UploadConfig(journal_dir=str(tmp_path / "journal"))
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         result = await up.upload_file(path, s3_bucket, "k", {"Expires": expires})
     assert result.parts == 3
@@ -437,7 +411,7 @@ async def test_a_conditional_put_whose_answer_was_lost_is_confirmed(
     lost = Fault(FaultKind.LOSE_RESPONSE, 1.0, {"PutObject"}, limit=1)
     with ChaosProxy(s3_server.endpoint_url, faults=[lost]) as proxy:
         async with AsyncResilientUploader(
-            session_of(s3_server), endpoint_url=proxy.endpoint_url
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
         ) as up:
             result = await up.upload_file(path, s3_bucket, "once", overwrite=False)
     assert result.retries == {"network": 1}
@@ -451,7 +425,7 @@ async def test_verification_after_upload(
     write_random(path, 20 * MiB)
     config = UploadConfig(verify_after_upload=True)
     async with AsyncResilientUploader(
-        session_of(s3_server), endpoint_url=s3_server.endpoint_url, config=config
+        admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         result = await up.upload_file(path, s3_bucket, "checked")
         assert result.parts == 3

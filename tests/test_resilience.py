@@ -6,7 +6,6 @@ same scenarios with plain boto3 for the comparison table in docs/resilience.md.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from collections.abc import Iterator
@@ -32,36 +31,11 @@ from resilient_s3.testing import (
     S3Server,
     skewed_clock,
 )
+from s3_helpers import admin_session, open_uploads, stored_sha256, write_random
 
 pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
-
-
-def admin_session(server: S3Server, secret: str | None = None) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=secret or server.secret_key,
-        region_name=server.region,
-    )
-
-
-def write_random(path: Path, size: int) -> str:
-    data = os.urandom(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def stored_sha256(client: Any, bucket: str, key: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
-    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    return uploads
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from resilient_s3 import (
 )
 from resilient_s3._checksums import CHECKSUM_KINDS, b64
 from resilient_s3.testing import S3Server
+from s3_helpers import open_uploads
 
 pytestmark = pytest.mark.anyio
 
@@ -53,11 +54,6 @@ def write_random(path: Path, size: int) -> bytes:
 def read_back(client: Any, bucket: str, key: str) -> bytes:
     body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return body
-
-
-def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
-    uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-    return uploads
 
 
 class ProgressLog:
