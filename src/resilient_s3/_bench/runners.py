@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +85,25 @@ def _first_error(errors: list[BaseException | None], total: int) -> str | None:
 
 
 # -- credentials --------------------------------------------------------------------------
+
+
+async def _each_file(
+    jobs: list[tuple[Path, str]],
+    in_flight: int,
+    put: Callable[[Path, str], Awaitable[None]],
+) -> list[BaseException | None]:
+    """``put`` every (path, key), ``in_flight`` at a time; each one's exception, or None."""
+    limit = asyncio.Semaphore(in_flight)
+
+    async def one(path: Path, key: str) -> BaseException | None:
+        async with limit:
+            try:
+                await put(path, key)
+            except Exception as exc:
+                return exc
+        return None
+
+    return list(await asyncio.gather(*(one(p, k) for p, k in jobs)))
 
 
 def _credential_process_config(spec: RunSpec) -> None:
@@ -355,19 +374,13 @@ def run_aioboto3(spec: RunSpec, timer: Timer) -> Outcome:
                     except Exception as exc:
                         return [exc]
                 return [None]
-            in_flight = asyncio.Semaphore(32)
 
-            async def one(path: Path, key: str) -> BaseException | None:
-                async with in_flight:
-                    try:
-                        body = _read_small_file(path)
-                        await client.put_object(Bucket=spec.bucket, Key=key, Body=body)
-                    except Exception as exc:
-                        return exc
-                return None
+            async def put(path: Path, key: str) -> None:
+                body = _read_small_file(path)
+                await client.put_object(Bucket=spec.bucket, Key=key, Body=body)
 
             with timer:
-                return list(await asyncio.gather(*(one(p, k) for p, k in jobs)))
+                return await _each_file(jobs, 32, put)
 
     errors = asyncio.run(main())
     outcome.files_ok = errors.count(None)
@@ -495,18 +508,11 @@ def run_obstore(spec: RunSpec, timer: Timer) -> Outcome:
     else:
 
         async def main() -> list[BaseException | None]:
-            in_flight = asyncio.Semaphore(64)
-
-            async def one(path: Path, key: str) -> BaseException | None:
-                async with in_flight:
-                    try:
-                        await obstore.put_async(store, key, path)
-                    except Exception as exc:
-                        return exc
-                return None
+            async def put(path: Path, key: str) -> None:
+                await obstore.put_async(store, key, path)
 
             with timer:
-                return list(await asyncio.gather(*(one(p, k) for p, k in jobs)))
+                return await _each_file(jobs, 64, put)
 
         errors = asyncio.run(main())
     outcome.files_ok = errors.count(None)
