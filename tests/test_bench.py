@@ -203,6 +203,8 @@ def test_quick_style_run_end_to_end(
     assert sum(r["faults_total"] for r in throttled) > 0
     assert all(r["requests"] for r in throttled)
     assert all(r["faults"] is None for r in runs if r["profile"] == "none")
+    # A server the bench did not start: its CPU is unknown, not zero.
+    assert all(r["server_cpu_s"] is None for r in runs)
     large = [r for r in runs if r["workload"] == "large" and r["status"] == "survived"]
     assert large
     assert all("SHA-256" in r["verification"] for r in large)
@@ -382,6 +384,25 @@ def test_verification_catches_wrong_and_missing_objects(
     assert s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="v/")["KeyCount"] == 0
     with pytest.raises(s3_client.exceptions.NoSuchUpload):
         s3_client.list_parts(Bucket=s3_bucket, Key="v/left-open", UploadId=upload["UploadId"])
+
+
+def test_server_cpu_is_read_from_the_process(s3_server: S3Server) -> None:
+    from resilient_s3._bench.servers import Target, process_cpu_seconds
+
+    assert s3_server.pid is not None
+    target = Target(
+        "seaweedfs", s3_server.endpoint_url, "us-east-1", "a", "s", server_pid=s3_server.pid
+    )
+    before = target.server_cpu_seconds()
+    assert before is not None
+    assert before > 0
+    client = s3_server.boto3_client()
+    for _ in range(50):
+        client.list_buckets()
+    after = target.server_cpu_seconds()
+    assert after is not None
+    assert after >= before
+    assert process_cpu_seconds(2**22 + 7) is None  # above Linux's pid_max: never a process
 
 
 def test_mask_hides_keys() -> None:

@@ -91,6 +91,10 @@ class RunRecord:
     cpu_s: float | None = None
     cpu_s_per_gib: float | None = None
     cpu_s_per_1000_files: float | None = None
+    server_cpu_s: float | None = None
+    """CPU the server process used while the worker ran (servers the bench started only)."""
+    server_cpu_s_per_gib: float | None = None
+    server_cpu_s_per_1000_files: float | None = None
     peak_rss_mib: float | None = None
     rss_before_mib: float | None = None
     files_attempted: int = 0
@@ -538,9 +542,12 @@ def _one_run(
             )
             if env.proxy is not None:
                 env.proxy.reset_stats()
-            started = time.monotonic()
+            started, server_cpu = time.monotonic(), target.server_cpu_seconds()
             result, failure = run_worker(spec, python, config.timeout, log_path)
             run.harness_s["worker"] = round(time.monotonic() - started, 3)
+            server_cpu_after = target.server_cpu_seconds()
+            if server_cpu is not None and server_cpu_after is not None:
+                run.server_cpu_s = server_cpu_after - server_cpu
             if env.proxy is not None:
                 stats = env.proxy.stats
                 run.requests = stats.total_requests
@@ -561,6 +568,7 @@ def _one_run(
         run.bytes_attempted = data.size(run.workload)
     else:
         _fill_from_worker(run, result)
+    _per_unit_server_cpu(run)
     full = config.verify and run.workload == "large"
     started = time.monotonic()
     checked = verify(admin, bucket, prefix, data.expected(run.workload), full=full)
@@ -575,6 +583,14 @@ def _one_run(
         run.status = "survived" if everything and result is not None and result.ok else "failed"
         if everything and result is not None and not result.ok and run.error is None:
             run.error = "the contender reported a failure although every object landed"
+
+
+def _per_unit_server_cpu(run: RunRecord) -> None:
+    if run.server_cpu_s is None or not run.bytes_attempted:
+        return
+    run.server_cpu_s_per_gib = run.server_cpu_s / (run.bytes_attempted / GiB)
+    if run.workload == "small" and run.files_attempted:
+        run.server_cpu_s_per_1000_files = run.server_cpu_s * 1000 / run.files_attempted
 
 
 def _mask_log(path: Path, mask: Callable[[str], str]) -> None:
@@ -607,6 +623,8 @@ class SummaryRow:
     files_s: float | None = None
     cpu_s_per_gib: float | None = None
     cpu_s_per_1000_files: float | None = None
+    server_cpu_s_per_gib: float | None = None
+    server_cpu_s_per_1000_files: float | None = None
     peak_rss_mib: float | None = None
     files_attempted: int = 0
     files_landed: int = 0
@@ -652,6 +670,10 @@ def summarize(results: BenchResults) -> list[SummaryRow]:
                 row.files_s = _median([r.files_s for r in good]) if workload == "small" else None
                 row.cpu_s_per_gib = _median([r.cpu_s_per_gib for r in good])
                 row.cpu_s_per_1000_files = _median([r.cpu_s_per_1000_files for r in good])
+                row.server_cpu_s_per_gib = _median([r.server_cpu_s_per_gib for r in good])
+                row.server_cpu_s_per_1000_files = _median(
+                    [r.server_cpu_s_per_1000_files for r in good]
+                )
                 row.peak_rss_mib = _median([r.peak_rss_mib for r in runs])
                 row.files_attempted = sum(r.files_attempted for r in runs)
                 row.files_landed = sum(r.files_landed for r in runs)

@@ -31,6 +31,7 @@ _LARGE: tuple[_Column, ...] = (
     ("MiB/s", "mib_s", 7),
     ("wall s", "wall_s", 7),
     ("CPU s/GiB", "cpu_s_per_gib", 9),
+    ("server CPU s/GiB", "server_cpu_s_per_gib", 16),
 )
 _SMALL: tuple[_Column, ...] = (
     ("files/s", "files_s", 7),
@@ -38,6 +39,7 @@ _SMALL: tuple[_Column, ...] = (
     ("wall s", "wall_s", 6),
     ("CPU s/1k files", "cpu_s_per_1000_files", 14),
     ("CPU s/GiB", "cpu_s_per_gib", 9),
+    ("server CPU s/1k files", "server_cpu_s_per_1000_files", 21),
 )
 _TAIL: tuple[_Column, ...] = (
     ("peak RSS MiB", "peak_rss_mib", 12),
@@ -78,7 +80,7 @@ def _cell(row: SummaryRow, name: str) -> str:
         return _number(getattr(row, name), 0)
     if name in ("files_s",):
         return _number(row.files_s, 0)
-    if name in ("cpu_s_per_gib", "cpu_s_per_1000_files"):
+    if "cpu_s_per" in name:
         return _number(getattr(row, name), 2)
     if name in ("wall_s",):
         return _number(row.wall_s, 2)
@@ -132,7 +134,8 @@ def table(results: BenchResults, rows: Sequence[SummaryRow]) -> str:
     )
     lines.append(
         "retries: as the contender reports them (-: not exposed); faults: injected by the "
-        "proxy (-: no proxy); MPU left: multipart uploads left open after the run"
+        "proxy (-: no proxy); MPU left: multipart uploads left open after the run; server "
+        "CPU: the server process while the contender ran (-: a server the bench did not start)"
     )
     lines.append("")
     lines.append("Payload signing over plain http:")

@@ -55,6 +55,14 @@ class Target:
     reclaim: Callable[[], None] | None = field(default=None, repr=False)
     """Make the server give back the space of deleted objects now (SeaweedFS vacuums lazily:
     a long bench of large files would otherwise fill the disk)."""
+    server_pid: int | None = None
+    """The server's process when the bench started it on this machine: its CPU time is
+    measured around each run, because on a shared machine the server's CPU per GiB sets
+    the ceiling for every client."""
+
+    def server_cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) the server process has used so far, where known."""
+        return None if self.server_pid is None else process_cpu_seconds(self.server_pid)
 
     def client(self, **config: Any) -> Any:
         """A boto3 client for the harness itself (verification, clean-up), path-style."""
@@ -73,6 +81,21 @@ class Target:
                 **config,
             ),
         )
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (Linux ``/proc``; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces: fields after it are counted from its ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def mask(secret: str | None) -> str:
@@ -106,6 +129,7 @@ def embedded_seaweedfs() -> Iterator[Target]:
             version=_weed_version(weed),
             identities=server.identities,
             reclaim=_vacuum(server.master_url),
+            server_pid=server.pid,
         )
 
 
@@ -212,6 +236,7 @@ def minio_server(
                 user,
                 password,
                 version=_minio_version(binary),
+                server_pid=proc.pid,
             )
         finally:
             _stop(proc)
