@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 
 from ._body import Body, FileBody
 from ._exceptions import SourceChangedError
+
+_T = TypeVar("_T")
 
 SEND_SLICE = 1024 * 1024
 _BUFFER = 64 * 1024
@@ -88,30 +90,28 @@ class _Connection:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
-    def made_progress(self) -> None:
-        """A wait completed: raise TimeoutError if it was the watchdog that ended it."""
+    async def _wait(self, operation: Awaitable[_T]) -> _T:
+        """Await one socket operation; a TimeoutError if the watchdog is what ended it."""
+        try:
+            result = await operation
+        except OSError:
+            self._check_watchdog()
+            raise
+        self._check_watchdog()
+        self._last_progress = self._loop.time()
+        return result
+
+    def _check_watchdog(self) -> None:
         if self._timed_out:
             raise TimeoutError(
                 "no progress within the read timeout, or the request passed its deadline"
             )
-        self._last_progress = self._loop.time()
 
     async def send_all(self, data: bytes | memoryview) -> None:
-        try:
-            await self._loop.sock_sendall(self.sock, data)
-        except OSError:
-            self.made_progress()
-            raise
-        self.made_progress()
+        await self._wait(self._loop.sock_sendall(self.sock, data))
 
     async def send_file(self, file: IO[bytes], offset: int, count: int) -> int:
-        try:
-            sent = await self._loop.sock_sendfile(self.sock, file, offset, count)
-        except OSError:
-            self.made_progress()
-            raise
-        self.made_progress()
-        return sent
+        return await self._wait(self._loop.sock_sendfile(self.sock, file, offset, count))
 
     def is_stale(self) -> bool:
         """An idle connection the server has closed (or sent something on) is not reused."""
@@ -130,12 +130,7 @@ class _Connection:
             pending = self._end - self._start
             self._buffer[:pending] = self._buffer[self._start : self._end]
             self._start, self._end = 0, pending
-        try:
-            n = await self._loop.sock_recv_into(self.sock, self._view[self._end :])
-        except OSError:
-            self.made_progress()
-            raise
-        self.made_progress()
+        n = await self._wait(self._loop.sock_recv_into(self.sock, self._view[self._end :]))
         self._end += n
         return n
 
@@ -260,6 +255,8 @@ class Http1Client:
                 await connection.send_all(raw_head)
             try:
                 await self._send_body(connection, body, on_sent)
+            except TimeoutError:
+                raise
             except OSError:
                 # The server may have answered early (an error) and closed: report its answer.
                 with anyio.move_on_after(1):
