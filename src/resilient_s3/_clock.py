@@ -22,7 +22,6 @@ class ServerClock:
         self._local = local
         self.offset = 0.0
         """Seconds added to the local clock."""
-        self.corrections = 0
 
     def __repr__(self) -> str:
         return f"<ServerClock offset={self.offset:+.0f}s>"
@@ -39,7 +38,6 @@ class ServerClock:
         if server_time is None:
             return False
         self.offset = round((server_time - self._local()).total_seconds())
-        self.corrections += 1
         return True
 
 

@@ -46,7 +46,8 @@ class _Connection:
 
     The watchdog is one timer per request: it shuts the socket down when the request passes
     its deadline, or when no wait has completed for the read timeout. A cancel scope per wait
-    cost 14 us each, three per small-file request (measured); the timer costs 2 us.
+    cost 10-14 us, three per small-file request (benchmarks/request_overhead.py); the timer
+    costs 2 us.
     """
 
     def __init__(self, sock: socket.socket, read_timeout: float) -> None:

@@ -136,6 +136,18 @@ class Entry:
             self._lock_fd = -1
 
 
+def _lock(lock_path: Path) -> int | None:
+    """An exclusive lock on ``lock_path`` (created if need be): its descriptor, or None while
+    another process holds it. OSError when the file cannot be opened."""
+    lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock_fd)
+        return None
+    return lock_fd
+
+
 class Journal:
     """A directory of journal entries, shared safely by concurrent processes."""
 
@@ -148,16 +160,11 @@ class Journal:
         name = hashlib.sha256(f"{endpoint}\0{bucket}\0{key}\0{path}".encode()).hexdigest()[:32]
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            lock_fd = os.open(
-                self.directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
+            lock_fd = _lock(self.directory / f"{name}.lock")
         except OSError as exc:
             logger.warning("no journal, so no resume after a crash: %s", exc)
             return None
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
+        if lock_fd is None:
             logger.info("another process is uploading %s to s3://%s/%s", path, bucket, key)
             return None
         return Entry(self.directory / f"{name}.jsonl", lock_fd)
@@ -168,15 +175,10 @@ class Journal:
             return
         for path in sorted(self.directory.glob("*.jsonl")):
             try:
-                lock_fd = os.open(
-                    path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-                )
+                lock_fd = _lock(path.with_suffix(".lock"))
             except OSError:
                 continue
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(lock_fd)
+            if lock_fd is None:
                 continue
             entry = Entry(path, lock_fd)
             try:

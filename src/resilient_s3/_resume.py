@@ -10,7 +10,6 @@ never mixing two versions of a file.
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -102,17 +101,21 @@ class Resumption:
             return None
         header, journaled = found
         stale = Where(where.bucket, where.key, header.upload_id)
-        expected = await self.describe(where, plan, kind, args, header.upload_id, header.token)
-        if _comparable(header) != _comparable(expected):
+
+        async def start_over(what_changed: str) -> None:
             logger.info(
-                "s3://%s/%s: the file or the upload settings changed since the interrupted "
-                "upload %s; aborting it and starting over",
+                "s3://%s/%s: %s since the interrupted upload %s; aborting it and starting over",
                 where.bucket,
                 where.key,
+                what_changed,
                 header.upload_id,
             )
             await abort(stale)
             self._entry.remove()
+
+        expected = await self.describe(where, plan, kind, args, header.upload_id, header.token)
+        if _comparable(header) != _comparable(expected):
+            await start_over("the file or the upload settings changed")
             return None
         try:
             listed = await self._list_parts(stale, counters, part_args)
@@ -136,15 +139,7 @@ class Resumption:
         # The fingerprint samples the file; the parts to keep are read in full, so that a
         # change it missed cannot be mixed into the object.
         if not await anyio.to_thread.run_sync(self._unchanged, candidates, kind):
-            logger.info(
-                "s3://%s/%s: the file's content changed since the interrupted upload %s; "
-                "aborting it and starting over",
-                where.bucket,
-                where.key,
-                header.upload_id,
-            )
-            await abort(stale)
-            self._entry.remove()
+            await start_over("the file's content changed")
             return None
         parts = {}
         for part, record in candidates:
@@ -222,8 +217,7 @@ class Resumption:
 
     def finished(self) -> None:
         """The upload completed, or was aborted: nothing to resume."""
-        with contextlib.suppress(OSError):
-            self._entry.remove()
+        self._entry.remove()
 
     def close(self) -> None:
         self._entry.close()

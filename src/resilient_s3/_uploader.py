@@ -300,8 +300,7 @@ class AsyncResilientUploader:
             prefix,
             older_than=older_than,
             dry_run=dry_run,
-            now=datetime.datetime.now(datetime.UTC)
-            + datetime.timedelta(seconds=self._clock.offset),
+            now=self._clock.now().replace(tzinfo=datetime.UTC),
         )
 
     async def resume_interrupted(self) -> list[UploadResult]:
