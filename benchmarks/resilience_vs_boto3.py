@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from resilient_s3 import ResilientUploader, UploadError
+from resilient_s3._bench.harness import clean_up
 from resilient_s3.testing import (
     ChaosProxy,
     CredentialVendor,
@@ -133,7 +134,7 @@ def main() -> None:
                 continue
             files = make_files(Path(tmp), scenario)
             for client in ("resilient-s3", "boto3"):
-                clear(admin, "bench")
+                clean_up(admin, "bench", "")
                 outcome = run(server, admin, scenario, client, files, args.seed)
                 row = (
                     f"| {scenario.name} | {client} | {outcome.reported} | {outcome.truth} | "
@@ -258,13 +259,6 @@ def stored_sha256(client: Any, bucket: str, key: str) -> str | None:
     for chunk in body.iter_chunks(1 << 20):
         digest.update(chunk)
     return digest.hexdigest()
-
-
-def clear(client: Any, bucket: str) -> None:
-    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
-        client.delete_object(Bucket=bucket, Key=item["Key"])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import gzip
-import socket
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from pathlib import Path
 from resilient_s3._bench.data import make_data
 from resilient_s3._bench.harness import run_worker
 from resilient_s3._bench.protocol import GiB, MiB, RunSpec
-from resilient_s3._bench.servers import process_cpu_seconds
+from resilient_s3._bench.servers import _free_port, process_cpu_seconds
 from resilient_s3.testing import S3Server
 
 # -- the few parts of Go's pprof format (gzipped protobuf) this needs ---------------------
@@ -128,12 +127,6 @@ def cpu_by_function(
 
 
 # -- the run ------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:

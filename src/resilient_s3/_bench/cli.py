@@ -193,11 +193,11 @@ def _worker_pythons(values: Sequence[str]) -> dict[str, str]:
 
 
 def _list_contenders(args: argparse.Namespace) -> int:
-    from .harness import check_worker
+    from .harness import check_worker, python_for
 
     pythons = _worker_pythons(args.worker_python)
     for name, contender in CONTENDERS.items():
-        python = pythons.get(name) or pythons.get("") or sys.executable
+        python = python_for(pythons, name)
         reason, _ = check_worker(name, python)
         state = "available" if reason is None else f"unavailable: {reason}"
         print(f"{name:<18}  {state}")

@@ -32,7 +32,7 @@ CONTENDERS: dict[str, Contender] = {
     for c in (
         Contender(
             "resilient-s3-async",
-            "AsyncResilientUploader, default UploadConfig (8 MiB parts, 8 in flight); "
+            "AsyncResilientUploader, default UploadConfig (8 MiB parts, 16 in flight); "
             "upload_file for large, upload_directory for small",
             _SHA256 + " + x-amz-checksum-crc64nvme header",
             "UploadResult.retries / attempts",

@@ -48,6 +48,11 @@ _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _MULTIPART_ETAG = re.compile(r"[0-9a-f]{32}-[0-9]+")
 
 
+def python_for(worker_python: dict[str, str], contender: str) -> str:
+    """The interpreter that runs ``contender``: its own, the default one (key ""), or this."""
+    return worker_python.get(contender) or worker_python.get("") or sys.executable
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     contenders: tuple[str, ...]
@@ -71,7 +76,7 @@ class BenchConfig:
         )
 
     def python_for(self, contender: str) -> str:
-        return self.worker_python.get(contender) or self.worker_python.get("") or sys.executable
+        return python_for(self.worker_python, contender)
 
 
 @dataclass

@@ -162,6 +162,7 @@ def _iso(timestamp: float | None) -> str | None:
 def as_json(results: BenchResults, rows: Sequence[SummaryRow]) -> dict[str, Any]:
     """Everything worth keeping; keys are masked, secret keys never written."""
     config, target, data = results.config, results.target, results.data
+    own_versions = library_versions()  # for contenders run by this interpreter
     return {
         "tool": "resilient-s3 bench",
         "started": _iso(results.started),
@@ -198,7 +199,7 @@ def as_json(results: BenchResults, rows: Sequence[SummaryRow]) -> dict[str, Any]
                 "description": CONTENDERS[name].description,
                 "signing": CONTENDERS[name].signing,
                 "retries": CONTENDERS[name].retries,
-                "versions": results.versions.get(name) or library_versions(),
+                "versions": results.versions.get(name) or own_versions,
             }
             for name in config.contenders
         },

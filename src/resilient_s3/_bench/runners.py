@@ -84,9 +84,6 @@ def _first_error(errors: list[BaseException | None], total: int) -> str | None:
     return f"{len(failed)} of {total} files failed; first: {_describe(failed[0])}"[:_MAX_ERROR]
 
 
-# -- credentials --------------------------------------------------------------------------
-
-
 async def _each_file(
     jobs: list[tuple[Path, str]],
     in_flight: int,
@@ -104,6 +101,9 @@ async def _each_file(
         return None
 
     return list(await asyncio.gather(*(one(p, k) for p, k in jobs)))
+
+
+# -- credentials --------------------------------------------------------------------------
 
 
 def _credential_process_config(spec: RunSpec) -> None:

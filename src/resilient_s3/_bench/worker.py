@@ -66,15 +66,18 @@ class Timer:
         self.cpu_user: float | None = None
         self.cpu_sys: float | None = None
         self.rss_before_kib: int | None = None
-        self.entered: float | None = None
         self.exited: float | None = None
         self._started: tuple[float, float, float] | None = None
+
+    @property
+    def entered(self) -> float | None:
+        """``perf_counter()`` when the timed section began."""
+        return None if self._started is None else self._started[0]
 
     def __enter__(self) -> Timer:
         self.rss_before_kib = peak_rss_kib()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self._started = (time.perf_counter(), usage.ru_utime, usage.ru_stime)
-        self.entered = time.perf_counter()
         return self
 
     def __exit__(
