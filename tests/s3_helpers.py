@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import boto3
 from resilient_s3.testing import S3Server
 
 
-def admin_session(server: S3Server, secret: str | None = None) -> boto3.Session:
+def admin_session(server: S3Server | MotoServer, secret: str | None = None) -> boto3.Session:
     """A session with the server's admin keys (or a wrong ``secret``)."""
     return boto3.Session(
         aws_access_key_id=server.access_key,
@@ -38,3 +39,52 @@ def stored_sha256(client: Any, bucket: str, key: str) -> str:
 def open_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
     uploads: list[dict[str, Any]] = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     return uploads
+
+
+class MotoServer:
+    """moto's S3 server in this process: a second, independent S3 implementation, with the
+    surface of :class:`S3Server` the tests use. moto accepts any keys."""
+
+    access_key = "testing"
+    secret_key = "testing"
+    region = "us-east-1"
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def __enter__(self) -> MotoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop()
+
+    def boto3_client(self, **overrides: Any) -> Any:
+        kwargs: dict[str, Any] = {
+            "endpoint_url": self.endpoint_url,
+            "aws_access_key_id": self.access_key,
+            "aws_secret_access_key": self.secret_key,
+            "region_name": self.region,
+        }
+        return boto3.client("s3", **{**kwargs, **overrides})
+
+    def create_bucket(self, name: str) -> None:
+        self.boto3_client().create_bucket(Bucket=name)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bucket on one S3 implementation, with a session and a client for it."""
+
+    name: str
+    server: Any  # S3Server or MotoServer
+    bucket: str
+    client: Any
+
+    @property
+    def session(self) -> boto3.Session:
+        return admin_session(self.server)

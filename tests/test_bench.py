@@ -283,12 +283,15 @@ def test_a_minio_is_started_on_loopback_and_stopped(
 
 def test_sizes_and_lists_are_parsed() -> None:
     assert cli.parse_size("4GiB") == 4 * 1024 * MiB
-    assert cli.parse_size("256MiB") == cli.parse_size("256m") == 256 * MiB
+    assert cli.parse_size("256MiB") == 256 * MiB
     assert cli.parse_size("64KiB") == 65536
     assert cli.parse_size("1000") == 1000
+    assert cli.parse_size("5MB") == 5_000_000  # decimal units mean what they say
     for bad in ("x", "0", "-1MiB"):
         with pytest.raises(Exception, match="size"):
             cli.parse_size(bad)
+    with pytest.raises(Exception, match="ambiguous"):
+        cli.parse_size("256m")
     parse = cli._choices(("a", "b"), "thing")
     assert parse("b,a,b") == ("b", "a")
     with pytest.raises(Exception, match="unknown thing c"):

@@ -138,6 +138,99 @@ async def test_an_upload_killed_midway_resumes_with_only_the_missing_parts(
     assert list(journal.glob("*.jsonl")) == []
 
 
+ADOPT_CHILD = textwrap.dedent(
+    """
+    import sys, boto3
+    from resilient_s3 import ResilientUploader, UploadConfig
+    endpoint, access, secret, region, path, bucket, key, journal = sys.argv[1:]
+    session = boto3.Session(aws_access_key_id=access, aws_secret_access_key=secret,
+                            region_name=region)
+    config = UploadConfig(max_concurrency=16, part_size=5 * 1024 * 1024, journal_dir=journal)
+    with ResilientUploader(session=session, endpoint_url=endpoint, config=config) as up:
+        up.upload_file(path, bucket, key)
+    """
+)
+
+
+def journaled_parts(journal: Path) -> int:
+    return sum(len(p.read_bytes().splitlines()) - 1 for p in journal.glob("*.jsonl"))
+
+
+def crash_with_answers_held(
+    server: S3Server, proxy: ChaosProxy, path: Path, bucket: str, journal: Path
+) -> None:
+    """Upload in a child; once 9 parts are journaled, S3 keeps storing parts but their answers
+    are held back, so the journal never hears of them; kill -9 the child once 18 reached S3."""
+    argv = [proxy.endpoint_url, server.access_key, server.secret_key]
+    argv += [server.region, str(path), bucket, "big", str(journal)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", ADOPT_CHILD, *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while journaled_parts(journal) < 9 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proxy.add_fault(Fault(FaultKind.HOLD_ANSWER, 1.0, {"UploadPart"}, seconds=300))
+        while proxy.stats.forwarded.get("UploadPart", 0) < 18 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        _, errors = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, errors.decode()
+
+
+async def test_parts_that_landed_after_the_last_journal_write_are_adopted(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    parts = 21
+    path = tmp_path / "big"
+    digest = write_random(path, parts * 5 * MiB)
+    journal = tmp_path / "journal"
+    with ChaosProxy(s3_server.endpoint_url) as proxy:
+        crash_with_answers_held(s3_server, proxy, path, s3_bucket, journal)
+        settle(proxy)
+        proxy.clear_faults()
+        upload_id = open_uploads(s3_client, s3_bucket)[0]["UploadId"]
+        held = s3_client.list_parts(Bucket=s3_bucket, Key="big", UploadId=upload_id)["Parts"]
+        known = journaled_parts(journal)
+        assert len(held) > known  # parts S3 has and the journal does not
+
+        proxy.reset_stats()
+        config = UploadConfig(max_concurrency=16, part_size=5 * MiB, journal_dir=str(journal))
+        async with AsyncResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, config=config
+        ) as up:
+            result = await up.upload_file(path, s3_bucket, "big")
+        stats = proxy.stats
+
+    assert result.upload_id == upload_id
+    # Every part S3 holds was kept, those the journal never heard of too (SeaweedFS may list a
+    # part a moment late: the re-run's own ListParts is the measure).
+    assert result.resumed_parts >= len(held) > known
+    sent = stats.forwarded.get("UploadPart", 0)
+    assert sent <= parts - result.resumed_parts + sum(result.retries.values()), (sent, result)
+    assert stored_sha256(s3_client, s3_bucket, "big") == digest
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_a_listed_part_matches_by_checksum_else_by_md5_etag() -> None:
+    from resilient_s3._checksums import PartDigest
+    from resilient_s3._resume import ListedPart, part_matches
+
+    local = PartDigest(b"\x01\x02", None, md5_hex="0123456789abcdef0123456789abcdef")
+    md5_etag = '"0123456789abcdef0123456789abcdef"'
+    assert part_matches(ListedPart(md5_etag, 5, None), local)
+    assert not part_matches(ListedPart('"ffff"', 5, None), local)
+    # A listed checksum decides, whatever the ETag.
+    assert part_matches(ListedPart('"kms-etag"', 5, local.checksum_b64), local)
+    assert not part_matches(ListedPart(md5_etag, 5, "AAAA"), local)
+    # SSE-KMS / SSE-C: no MD5 was computed, so the ETag proves nothing.
+    no_md5 = PartDigest(b"\x01\x02", None)
+    assert not part_matches(ListedPart(md5_etag, 5, None), no_md5)
+
+
 def change_in_place_unnoticed(path: Path) -> str:
     """Change 1 MiB in the second part and put the mtime back: size, mtime and inode stay the
     same and the change is outside the fingerprint's sampled windows."""
@@ -207,7 +300,8 @@ async def test_cleanup_aborts_old_uploads_and_keeps_young_ones(
         admin_session(s3_server), endpoint_url=s3_server.endpoint_url, config=config
     ) as up:
         dry = await up.cleanup(s3_bucket, "logs/", older_than=2, dry_run=True)
-        assert [u.upload_id for u in dry.aborted] == [old]
+        assert [u.upload_id for u in dry.would_abort] == [old]
+        assert dry.aborted == []  # nothing was: a dry run
         assert len(open_uploads(s3_client, s3_bucket)) == 3  # a dry run changes nothing
 
         report = await up.cleanup(s3_bucket, "logs/", older_than=2)

@@ -92,6 +92,59 @@ def test_bad_bucket_or_key(
 
 
 @pytest.mark.parametrize(
+    ("bucket", "message"),
+    [
+        ("Bad_Bucket", r"contains 'B', '_' \(uppercase is not allowed\)"),
+        ("ab", "it is 2 characters long"),
+        ("my..bucket", "two adjacent dots"),
+    ],
+)
+def test_bucket_names_s3_would_refuse_are_refused_before_any_request(
+    s3_server: S3Server, tmp_path: Path, bucket: str, message: str
+) -> None:
+    from resilient_s3.testing import ChaosProxy
+
+    (tmp_path / "f").write_bytes(b"x")
+    with (
+        ChaosProxy(s3_server.endpoint_url) as proxy,
+        ResilientUploader(
+            session=boto3.Session(**admin_keys(s3_server)), endpoint_url=proxy.endpoint_url
+        ) as up,
+    ):
+        with pytest.raises(InvalidUploadError, match=message):
+            up.upload_file(tmp_path / "f", bucket, "key")
+        with pytest.raises(InvalidUploadError, match=message):
+            up.upload_directory(tmp_path, bucket)
+        assert proxy.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("bucket", "legacy"),
+    [
+        ("Legacy_Bucket", True),  # buckets from before March 2018, on AWS only
+        ("arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap", False),
+        ("my-ap-hrzrlukc5m36ft7okagglf3gmwluquse1a-s3alias", False),
+        ("my-bucket", False),
+    ],
+)
+def test_names_requests_may_use_besides_new_buckets(bucket: str, legacy: bool) -> None:
+    from resilient_s3._validation import validate_request_bucket
+
+    validate_request_bucket(bucket, legacy=legacy)
+    if legacy:
+        with pytest.raises(InvalidUploadError):
+            validate_request_bucket(bucket, legacy=False)
+
+
+def admin_keys(server: S3Server) -> dict[str, str]:
+    return {
+        "aws_access_key_id": server.access_key,
+        "aws_secret_access_key": server.secret_key,
+        "region_name": server.region,
+    }
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("part_size", 5 * MiB - 1),

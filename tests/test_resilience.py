@@ -284,15 +284,19 @@ def closed_port() -> int:
     return port
 
 
-async def test_a_dead_endpoint_fails_in_bounded_time_without_storming(
-    s3_server: S3Server, tmp_path: Path
+async def test_an_endpoint_that_dies_fails_in_bounded_time_without_storming(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     for n in range(40):
         (tmp_path / f"{n:02d}").write_bytes(b"x" * 1024)
-    endpoint = f"http://127.0.0.1:{closed_port()}"
-    async with AsyncResilientUploader(admin_session(s3_server), endpoint_url=endpoint) as up:
+    proxy = ChaosProxy(s3_server.endpoint_url).start()
+    async with AsyncResilientUploader(
+        admin_session(s3_server), endpoint_url=proxy.endpoint_url
+    ) as up:
+        await up.upload_file(tmp_path / "00", s3_bucket, "first")  # the endpoint answered once
+        proxy.stop()  # then nothing listens there any more
         with pytest.raises(DirectoryUploadError) as raised:
-            await up.upload_directory(tmp_path, "bucket")
+            await up.upload_directory(tmp_path, s3_bucket)
         stats = up.stats
     assert len(raised.value.failures) == 40
     assert all(
@@ -300,8 +304,31 @@ async def test_a_dead_endpoint_fails_in_bounded_time_without_storming(
     )
     # 500 tokens at 5 per retry: at most 100 retries across all 40 files, then final at once.
     assert stats.retries["network"] <= 100
-    assert stats.attempts <= 40 + 100
+    assert stats.attempts <= 1 + 40 + 100
     assert stats.retry_budget < 5
+
+
+async def test_a_wrong_endpoint_fails_fast_and_says_so(s3_server: S3Server, tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 1024)
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with AsyncResilientUploader(
+        admin_session(s3_server), endpoint_url=endpoint, _sleep=sleep
+    ) as up:
+        with pytest.raises(RetriesExhaustedError) as raised:
+            await up.upload_file(tmp_path / "f", "bucket", "k")
+    error = raised.value
+    assert error.attempts == 3  # a short, bounded retry: the endpoint never answered
+    assert len(sleeps) == 2
+    assert sum(sleeps) < 1
+    assert error.diagnosis is not None
+    assert error.diagnosis.cause == "network"
+    assert "nothing accepts connections at 127.0.0.1:" in error.diagnosis.summary
+    assert "check the endpoint URL" in str(error)
 
 
 async def test_no_secret_reaches_logs_errors_or_the_journal_under_faults(

@@ -547,7 +547,7 @@ async def test_a_failing_provider_is_a_credential_refresh_error() -> None:
     with pytest.raises(CredentialRefreshError, match="no route") as raised:
         await CredentialOwner(fetch).get()
     assert raised.value.diagnosis is not None
-    assert raised.value.diagnosis.cause == "credentials-expired"
+    assert raised.value.diagnosis.cause == "credential-provider-failed"  # not an expiry
 
 
 async def test_an_untrusted_certificate_is_not_retried() -> None:

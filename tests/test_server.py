@@ -136,6 +136,16 @@ def test_duplicate_identities_are_refused() -> None:
         S3Server(identities=[Identity("admin", "KEY", "secret")])
 
 
+def test_invalid_bucket_names_are_refused_before_starting() -> None:
+    with pytest.raises(ValueError, match="invalid bucket name 'b': it is 1 character long"):
+        S3Server(buckets=["b"])  # nothing started: no weed binary is even looked for
+
+
+def test_create_bucket_refuses_a_name_s3_would_refuse(s3_server: S3Server) -> None:
+    with pytest.raises(ValueError, match="uppercase is not allowed"):
+        s3_server.create_bucket("Bad_Bucket")
+
+
 def test_not_running_has_no_endpoint() -> None:
     with pytest.raises(RuntimeError, match="not running"):
         _ = S3Server().endpoint_url

@@ -13,7 +13,13 @@ import pytest
 from aiobotocore.session import AioSession
 from botocore.credentials import RefreshableCredentials
 
-from resilient_s3 import AsyncResilientUploader, InvalidUploadError, ResilientUploader, UploadConfig
+from resilient_s3 import (
+    AsyncResilientUploader,
+    CredentialRefreshError,
+    InvalidUploadError,
+    ResilientUploader,
+    UploadConfig,
+)
 from resilient_s3.testing import S3Server
 
 pytestmark = pytest.mark.anyio
@@ -126,3 +132,20 @@ def test_secrets_stay_out_of_reprs(s3_server: S3Server) -> None:
     with ResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:
         text = repr(up) + repr(up.config)
     assert "very-secret" not in text
+
+
+async def test_a_failing_credentials_callable_is_named_as_the_cause(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    def provider() -> dict[str, str]:
+        raise RuntimeError("the identity provider is down")
+
+    with pytest.raises(CredentialRefreshError) as raised:
+        async with AsyncResilientUploader(
+            credentials=provider, endpoint_url=s3_server.endpoint_url, region_name="us-east-1"
+        ) as up:
+            await up.upload_fileobj(io.BytesIO(b"x"), s3_bucket, "k")
+    diagnosis = raised.value.diagnosis
+    assert diagnosis is not None
+    assert diagnosis.cause == "credential-provider-failed"  # not "credentials-expired"
+    assert "the identity provider is down" in str(raised.value)

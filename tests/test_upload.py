@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import threading
@@ -16,13 +17,16 @@ import pytest
 from resilient_s3 import (
     AsyncResilientUploader,
     Checksum,
+    DirectoryUploadError,
+    ObjectExistsError,
     ResilientUploader,
+    S3RequestError,
     UploadConfig,
     UploadResult,
 )
 from resilient_s3._checksums import CHECKSUM_KINDS, b64
 from resilient_s3.testing import S3Server
-from s3_helpers import open_uploads
+from s3_helpers import Target, open_uploads
 
 pytestmark = pytest.mark.anyio
 
@@ -74,17 +78,13 @@ class ProgressLog:
     [0, 1, 5 * MiB - 1, 5 * MiB, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1, 100 * MiB + 3],
     ids=lambda n: f"{n}B",
 )
-async def test_upload_file_sizes_round_trip(
-    s3_server: S3Server,
-    session: boto3.Session,
-    s3_bucket: str,
-    s3_client: Any,
-    tmp_path: Path,
-    size: int,
-) -> None:
+async def test_upload_file_sizes_round_trip(target: Target, tmp_path: Path, size: int) -> None:
+    s3_bucket, s3_client = target.bucket, target.client
     data = write_random(tmp_path / "f.bin", size)
     progress = ProgressLog()
-    async with AsyncResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:
+    async with AsyncResilientUploader(
+        session=target.session, endpoint_url=target.server.endpoint_url
+    ) as up:
         result = await up.upload_file(tmp_path / "f.bin", s3_bucket, "obj", on_progress=progress)
 
     assert read_back(s3_client, s3_bucket, "obj") == data
@@ -242,28 +242,34 @@ def test_sse_c_key_travels_with_every_part(
         s3_client.get_object(Bucket=s3_bucket, Key="sse-c")
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC32", "CRC64NVME"])
-def test_full_object_checksums_match_a_local_computation(
-    s3_server: S3Server,
-    session: boto3.Session,
-    s3_bucket: str,
-    s3_client: Any,
-    tmp_path: Path,
-    algorithm: Any,
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC32", "CRC64NVME", "SHA256"])
+def test_checksums_match_a_local_computation_and_the_server(
+    target: Target, tmp_path: Path, algorithm: Any
 ) -> None:
+    s3_bucket, s3_client = target.bucket, target.client
     data = write_random(tmp_path / "f", 11 * MiB + 1)
-    config = UploadConfig(checksum_algorithm=algorithm)
+    kind = CHECKSUM_KINDS[algorithm]
+    config = UploadConfig(checksum_algorithm=algorithm, verify_after_upload=True)
     with ResilientUploader(
-        session=session, endpoint_url=s3_server.endpoint_url, config=config
+        session=target.session, endpoint_url=target.server.endpoint_url, config=config
     ) as up:
         multipart = up.upload_file(tmp_path / "f", s3_bucket, "multi")
         single = up.upload_fileobj(io.BytesIO(data[:1000]), s3_bucket, "single")
-    expected = CHECKSUM_KINDS[algorithm].digest(data)
-    assert multipart.checksum == Checksum(algorithm, b64(expected), "FULL_OBJECT")
-    assert single.checksum == Checksum(
-        algorithm, b64(CHECKSUM_KINDS[algorithm].digest(data[:1000])), "FULL_OBJECT"
-    )
+    if algorithm == "SHA256":  # S3's COMPOSITE checksum: the digest of the parts' digests
+        parts = [data[i : i + 8 * MiB] for i in range(0, len(data), 8 * MiB)]
+        composite = kind.digest(b"".join(kind.digest(p) for p in parts))
+        expected = Checksum(algorithm, f"{b64(composite)}-2", "COMPOSITE")
+    else:
+        expected = Checksum(algorithm, b64(kind.digest(data)), "FULL_OBJECT")
+    # SeaweedFS reports the object's checksum back when the upload completes, moto does not:
+    # only then is it "confirmed", never an empty value.
+    confirmed = target.name == "seaweedfs"
+    assert multipart.checksum == dataclasses.replace(expected, confirmed=confirmed)
+    assert single.checksum == Checksum(algorithm, b64(kind.digest(data[:1000])), confirmed=True)
     assert read_back(s3_client, s3_bucket, "multi") == data
+    # The server stored the single PUT's checksum (moto only when told the algorithm too).
+    head = s3_client.head_object(Bucket=s3_bucket, Key="single", ChecksumMode="ENABLED")
+    assert head[kind.param] == single.checksum.value
 
 
 def test_upload_directory(
@@ -355,3 +361,50 @@ def test_the_https_data_path(
     assert result.strategy == "multipart"
     assert read_back(s3_client, s3_bucket, "https") == data
     progress.assert_complete(len(data))
+
+
+def test_upload_directory_reports_every_result_and_every_failure(
+    uploader: ResilientUploader, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).write_bytes(name.encode())
+    deep = tmp_path.joinpath(*["d" * 200] * 6)
+    deep.mkdir(parents=True)
+    (deep / "too-long").write_bytes(b"x")  # its key is over 1,024 bytes: refused, not fatal
+    s3_client.put_object(Bucket=s3_bucket, Key="c", Body=b"old")
+    with pytest.raises(DirectoryUploadError) as raised:
+        uploader.upload_directory(tmp_path, s3_bucket, overwrite=False)
+    error = raised.value
+    assert sorted(r.key for r in error.results) == ["a", "b", "d"]
+    assert sorted(error.failures) == sorted(
+        ["c", deep.relative_to(tmp_path).as_posix() + "/too-long"]
+    )
+    assert isinstance(error.failures["c"], ObjectExistsError)
+    assert "2 of 5 files failed" in str(error)
+    for name in ("a", "b", "d"):
+        assert read_back(s3_client, s3_bucket, name) == name.encode()
+    assert read_back(s3_client, s3_bucket, "c") == b"old"
+
+
+@pytest.mark.parametrize("how", ["file", "stream", "directory"])
+def test_progress_reports_an_empty_upload_once(
+    uploader: ResilientUploader, s3_bucket: str, tmp_path: Path, how: str
+) -> None:
+    (tmp_path / "empty").write_bytes(b"")
+    seen = ProgressLog()
+    if how == "file":
+        uploader.upload_file(tmp_path / "empty", s3_bucket, "e", on_progress=seen)
+    elif how == "stream":
+        uploader.upload_fileobj(io.BytesIO(), s3_bucket, "e", on_progress=seen)
+    else:
+        uploader.upload_directory(tmp_path, s3_bucket, on_progress=seen)
+    assert seen.seen == [(0, 0)]  # once, so that a progress display can finish
+
+
+def test_errors_name_s3_operations(
+    uploader: ResilientUploader, s3_client: Any, tmp_path: Path
+) -> None:
+    write_random(tmp_path / "f", 9 * MiB)
+    with pytest.raises(S3RequestError) as raised:
+        uploader.upload_file(tmp_path / "f", "no-such-bucket-here", "k")
+    assert str(raised.value).startswith("CreateMultipartUpload failed: NoSuchBucket")

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from ._errors import Where
 from ._exceptions import S3RequestError
 from ._journal import Journal
 from ._retry import Counters, Retrier
-from ._transport import S3Transport, Where
+from ._transport import S3Transport
 
 logger = logging.getLogger("resilient_s3")
 
@@ -37,6 +38,8 @@ class CleanupReport:
     prefix: str
     dry_run: bool
     aborted: list[StaleUpload] = field(default_factory=list)
+    would_abort: list[StaleUpload] = field(default_factory=list)
+    """With ``dry_run``: the uploads a real run would abort (``aborted`` stays empty)."""
     kept: list[StaleUpload] = field(default_factory=list)
     """Uploads younger than the cutoff, left alone."""
     failed: dict[str, str] = field(default_factory=dict)
@@ -96,7 +99,10 @@ async def cleanup(
             report.kept.append(stale)
             open_ids.add(stale.upload_id)
             continue
-        why = None if dry_run else await abort(stale.key, stale.upload_id)
+        if dry_run:
+            report.would_abort.append(stale)
+            continue
+        why = await abort(stale.key, stale.upload_id)
         if why is None:
             report.aborted.append(stale)
         else:
@@ -120,7 +126,7 @@ async def _list_uploads(
     while True:
         page = await retrier.run(
             lambda markers=markers: transport.call(  # type: ignore[misc]
-                "list_multipart_uploads",
+                "ListMultipartUploads",
                 Where(bucket, prefix),
                 Bucket=bucket,
                 Prefix=prefix,

@@ -5,18 +5,45 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ._bench import cli as _bench_cli
 from ._config import CHECKSUM_ALGORITHMS, UploadConfig
-from ._exceptions import UploadError
-from ._planner import MiB
+from ._exceptions import InvalidUploadError, ObjectExistsError, UploadError
+from ._journal import Journal
+from ._planner import MiB, parse_size
 from ._result import UploadResult
-from ._uploader import ResilientUploader
+from ._uploader import DirectoryUploadError, ResilientUploader
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+EXIT_CODES = f"""exit status:
+  {EXIT_OK}    everything was uploaded
+  {EXIT_FAILED}    an upload failed (for put-dir: at least one file); the error names its cause
+  {EXIT_USAGE}    the command cannot run as given (an option, the endpoint, the profile, a
+       bucket or key name, a source that cannot be read): nothing was sent
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): multipart uploads in progress were aborted
+  {EXIT_TERMINATED}  terminated (SIGTERM): multipart uploads of files were kept, to finish by
+       running the same command again or `resilient-s3 resume`; others were aborted
+
+sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes"""
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread; the uploader keeps resumable uploads for it."""
 
 
 def _s3_url(text: str) -> tuple[str, str]:
@@ -29,11 +56,13 @@ def _s3_url(text: str) -> tuple[str, str]:
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": MiB, "g": 1024 * MiB}
-    text = text.strip().lower().removesuffix("ib").removesuffix("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_size.__name__ = "size"  # argparse names the type in its messages
 
 
 def _duration(text: str) -> float:
@@ -51,9 +80,17 @@ def _duration(text: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="resilient-s3", description="Resilient S3 uploads: retries, resume, diagnosis."
+        prog="resilient-s3",
+        description="Resilient S3 uploads: retries, resume, diagnosis.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        )
 
     def connection(p: argparse.ArgumentParser) -> None:
         p.add_argument("--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2...); default AWS")
@@ -70,9 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
         p.add_argument("--quiet", action="store_true", help="no progress display")
 
-    put = sub.add_parser("put", help="upload a file (or - for stdin)")
+    put = command(
+        "put",
+        help="upload a file (or - for stdin)",
+        description="Upload a file, or standard input (-). A destination ending in / (or a "
+        "bare bucket) is a prefix: the file's name is appended, as with `aws s3 cp`.",
+    )
     put.add_argument("source", help="a file path, or - to read standard input")
-    put.add_argument("destination", type=_s3_url, help="s3://bucket/key")
+    put.add_argument(
+        "destination", type=_s3_url, help="s3://bucket/key, or s3://bucket/prefix/ for a file"
+    )
     put.add_argument("--content-type")
     put.add_argument(
         "--no-overwrite", action="store_true", help="fail if the key exists (If-None-Match: *)"
@@ -83,12 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--verify", action="store_true", help="check the object with HeadObject")
     connection(put)
 
-    put_dir = sub.add_parser("put-dir", help="upload every file below a directory")
+    put_dir = command(
+        "put-dir",
+        help="upload every file below a directory",
+        description="Upload every regular file below a directory to the prefix plus its "
+        "relative path; a prefix without a trailing / gets one, as with `aws s3 cp "
+        "--recursive`. Every file is attempted; all results and failures are printed.",
+    )
     put_dir.add_argument("source", help="a directory")
-    put_dir.add_argument("destination", type=_s3_url, help="s3://bucket/prefix/")
+    put_dir.add_argument("destination", type=_s3_url, help="s3://bucket[/prefix/]")
     connection(put_dir)
 
-    resume = sub.add_parser(
+    resume = command(
         "resume",
         help="finish the uploads a crash interrupted (from the journal)",
         description="Upload again every file whose multipart upload to this endpoint was "
@@ -96,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     connection(resume)
 
-    clean = sub.add_parser(
+    clean = command(
         "cleanup",
         help="abort stale multipart uploads and tidy the journal",
         description="Abort the incomplete multipart uploads below s3://bucket/prefix started "
@@ -107,7 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument(
         "--older-than", type=_duration, default=86400.0, help="e.g. 24h (default), 30m, 2d, 0"
     )
-    clean.add_argument("--dry-run", action="store_true", help="only list what would be aborted")
+    clean.add_argument(
+        "--dry-run", action="store_true", help="only list what would be aborted (would_abort)"
+    )
     connection(clean)
 
     chaos = sub.add_parser(
@@ -181,8 +233,8 @@ class _ProgressLine:
 
 
 @contextlib.contextmanager
-def _uploader(args: argparse.Namespace, bucket: str) -> Iterator[ResilientUploader]:
-    import boto3
+def _uploader(args: argparse.Namespace, bucket: str | None) -> Iterator[ResilientUploader]:
+    import botocore.session
 
     config = UploadConfig(
         part_size=args.part_size,
@@ -195,15 +247,15 @@ def _uploader(args: argparse.Namespace, bucket: str) -> Iterator[ResilientUpload
         if args.embedded:
             from .testing import S3Server
 
-            server = stack.enter_context(S3Server(buckets=[bucket]))
-            session = boto3.Session(
-                aws_access_key_id=server.access_key,
-                aws_secret_access_key=server.secret_key,
-                region_name=server.region,
-            )
+            server = stack.enter_context(S3Server(buckets=[bucket] if bucket else []))
+            session = botocore.session.Session()
+            session.set_credentials(server.access_key, server.secret_key)
+            session.set_config_variable("region", server.region)
             endpoint = server.endpoint_url
         else:
-            session = boto3.Session(profile_name=args.profile)
+            # botocore resolves the profile when the uploader opens: an unknown one is reported
+            # there, as every other session problem.
+            session = botocore.session.Session(profile=args.profile)
             endpoint = args.endpoint_url
         yield stack.enter_context(
             ResilientUploader(
@@ -212,73 +264,193 @@ def _uploader(args: argparse.Namespace, bucket: str) -> Iterator[ResilientUpload
         )
 
 
+@contextlib.contextmanager
+def _sigterm_ends_the_upload() -> Iterator[None]:
+    """SIGTERM (systemd, ``docker stop``, a cancelled CI job) stops the upload the way a
+    process exit does: resumable multipart uploads are kept, the others aborted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _failed(exc: UploadError) -> int:
+    """Print an error that ended the command; its exit status."""
+    if isinstance(exc, ObjectExistsError):
+        print(
+            f"resilient-s3: s3://{exc.bucket}/{exc.key} exists; nothing was written "
+            "(--no-overwrite)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"resilient-s3: {exc}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(exc, InvalidUploadError) else EXIT_FAILED
+
+
 def _summary(result: UploadResult) -> dict[str, Any]:
     summary = asdict(result)
     summary["elapsed"] = round(result.elapsed, 3)
-    return summary
+    return {"status": "uploaded", **summary}
+
+
+def _failure(key: str, exc: UploadError) -> dict[str, Any]:
+    diagnosis = exc.diagnosis
+    return {
+        "status": "failed",
+        "bucket": exc.bucket,
+        "key": key,
+        "error": exc.message,
+        "cause": str(diagnosis.cause) if diagnosis else None,
+        "fixes": list(diagnosis.fixes) if diagnosis else [],
+    }
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "chaos":
         return _chaos(args)
     if args.command == "bench":
         return _bench_cli.run(args)
-    if args.command in ("resume", "cleanup"):
-        return _maintain(args)
-    return _upload(args)
-
-
-def _maintain(args: argparse.Namespace) -> int:
-    bucket, prefix = args.target if args.command == "cleanup" else ("resume", "")
+    if args.command == "cleanup":
+        return _cleanup(args)
+    if args.command == "put":
+        args.bucket, args.key = _put_destination(parser, args.source, *args.destination)
+    elif args.command == "put-dir":
+        bucket, prefix = args.destination
+        args.bucket, args.key = (
+            bucket,
+            prefix if not prefix or prefix.endswith("/") else prefix + "/",
+        )
     try:
-        with _uploader(args, bucket) as up:
-            if args.command == "resume":
-                results = up.resume_interrupted()
-                print(json.dumps([_summary(r) for r in results], indent=2))
-            else:
-                report = up.cleanup(
-                    bucket, prefix, older_than=args.older_than, dry_run=args.dry_run
-                )
-                print(json.dumps(asdict(report), indent=2, default=str))
-    except UploadError as exc:
-        print(f"resilient-s3: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        with _sigterm_ends_the_upload():
+            return _upload(args)
+    except _Terminated:
+        return EXIT_TERMINATED
+
+
+def _put_destination(
+    parser: argparse.ArgumentParser, source: str, bucket: str, key: str
+) -> tuple[str, str]:
+    """Where ``put`` writes: a key ending in / (or none) is a prefix for the file's name."""
+    if source == "-":
+        if not key or key.endswith("/"):
+            parser.error(
+                f"standard input has no file name: give the whole key, e.g. "
+                f"s3://{bucket}/{key}data.bin"
+            )
+        return bucket, key
+    if os.path.isdir(source):
+        parser.error(
+            f"{source} is a directory: use `resilient-s3 put-dir {source} s3://{bucket}/{key}`"
+        )
+    if not key or key.endswith("/"):
+        return bucket, key + Path(source).name
+    return bucket, key
 
 
 def _upload(args: argparse.Namespace) -> int:
-    bucket, key = args.destination
     progress = _ProgressLine(not args.quiet and sys.stderr.isatty())
+    up: ResilientUploader | None = None
     try:
-        with _uploader(args, bucket) as up:
+        with _uploader(args, getattr(args, "bucket", None)) as up:
             if args.command == "put":
-                extra = {"ContentType": args.content_type} if args.content_type else None
-                target = key or args.source.rsplit("/", 1)[-1]
-                overwrite = not args.no_overwrite
-                if args.source == "-":
-                    result = up.upload_fileobj(
-                        sys.stdin.buffer, bucket, target, extra, progress, overwrite=overwrite
-                    )
-                else:
-                    result = up.upload_file(
-                        args.source, bucket, target, extra, progress, overwrite=overwrite
-                    )
+                _print_json(_summary(_put(up, args, progress)))
+            elif args.command == "put-dir":
+                results = up.upload_directory(
+                    args.source, args.bucket, args.key, on_progress=progress
+                )
                 progress.finish()
-                print(json.dumps(_summary(result), indent=2))
+                _print_json([_summary(r) for r in results])
             else:
-                results = up.upload_directory(args.source, bucket, key, on_progress=progress)
-                progress.finish()
-                print(json.dumps([_summary(r) for r in results], indent=2))
+                return _resume(up, args)
+    except DirectoryUploadError as exc:
+        progress.finish()
+        failed = [_failure(key, error) for key, error in sorted(exc.failures.items())]
+        _print_json([*(_summary(r) for r in exc.results), *failed])
+        print(f"resilient-s3: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except UploadError as exc:
         progress.finish()
-        print(f"resilient-s3: {exc}", file=sys.stderr)
-        return 1
+        return _failed(exc)
     except KeyboardInterrupt:
         progress.finish()
         print("resilient-s3: interrupted; the partial upload was aborted", file=sys.stderr)
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        progress.finish()
+        kept = up._async._kept_for_resume if up is not None else []
+        print(f"resilient-s3: terminated (SIGTERM); {_kept_text(kept)}", file=sys.stderr)
+        return EXIT_TERMINATED
+    return EXIT_OK
+
+
+def _put(up: ResilientUploader, args: argparse.Namespace, progress: _ProgressLine) -> UploadResult:
+    extra = {"ContentType": args.content_type} if args.content_type else None
+    overwrite = not args.no_overwrite
+    if args.source == "-":
+        result = up.upload_fileobj(
+            sys.stdin.buffer, args.bucket, args.key, extra, progress, overwrite=overwrite
+        )
+    else:
+        result = up.upload_file(
+            args.source, args.bucket, args.key, extra, progress, overwrite=overwrite
+        )
+    progress.finish()
+    return result
+
+
+def _kept_text(kept: Sequence[Any]) -> str:
+    if not kept:
+        return "no multipart upload was left open"
+    names = ", ".join(f"s3://{w.bucket}/{w.key}" for w in kept)
+    return (
+        f"kept to resume: {names}; run the same command again, or `resilient-s3 resume`, to "
+        "finish (`resilient-s3 cleanup` removes it instead)"
+    )
+
+
+def _resume(up: ResilientUploader, args: argparse.Namespace) -> int:
+    results = up.resume_interrupted()
+    _print_json([_summary(r) for r in results])
+    if not results:
+        elsewhere = Counter(
+            header.endpoint
+            for _, header, _ in Journal(up.config.journal_dir).entries()
+            if header.endpoint != up.endpoint_url
+        )
+        if elsewhere:
+            listed = ", ".join(f"{endpoint} ({n})" for endpoint, n in sorted(elsewhere.items()))
+            print(
+                f"resilient-s3: nothing to resume at {up.endpoint_url}; the journal holds "
+                f"interrupted uploads to other endpoints: {listed}. Pass --endpoint-url to "
+                "resume those.",
+                file=sys.stderr,
+            )
+    return EXIT_OK
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    bucket, prefix = args.target
+    try:
+        with _uploader(args, bucket) as up:
+            report = up.cleanup(bucket, prefix, older_than=args.older_than, dry_run=args.dry_run)
+    except UploadError as exc:
+        return _failed(exc)
+    _print_json(asdict(report))
+    return EXIT_OK
 
 
 def _chaos(args: argparse.Namespace) -> int:

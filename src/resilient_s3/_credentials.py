@@ -26,8 +26,8 @@ import anyio
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
-from ._diagnostics import diagnose_code
-from ._exceptions import CredentialRefreshError, InvalidUploadError, UploadError
+from ._errors import provider_failed
+from ._exceptions import InvalidUploadError, UploadError
 
 logger = logging.getLogger("resilient_s3")
 
@@ -150,7 +150,7 @@ class CredentialOwner:
                 )
                 self._quiet_until = min(self._now() + QUIET_AFTER_FAILURE, current.expires_at)
                 return current
-            raise _refresh_error(exc) from exc
+            raise provider_failed(exc) from exc
 
     async def _mapped(self, fetching: Awaitable[_Snapshot]) -> _Snapshot:
         """A provider's failure as a CredentialRefreshError (no credentials at all stays a
@@ -160,7 +160,7 @@ class CredentialOwner:
         except (NoCredentialsError, UploadError):
             raise
         except Exception as exc:
-            raise _refresh_error(exc) from exc
+            raise provider_failed(exc) from exc
 
     async def _refresh(self) -> _Snapshot:
         snapshot = await self._fetch_snapshot()
@@ -250,19 +250,3 @@ def _checked(frozen: Any) -> ReadOnlyCredentials:
     if frozen is None or not frozen.access_key or not frozen.secret_key:
         raise NoCredentialsError()
     return ReadOnlyCredentials(frozen.access_key, frozen.secret_key, frozen.token)
-
-
-def _refresh_error(exc: BaseException) -> CredentialRefreshError:
-    return CredentialRefreshError(
-        f"the credential provider failed: {type(exc).__name__}: {exc}",
-        diagnosis=diagnose_code("ExpiredToken", None),
-        last_exception=exc,
-    )
-
-
-def require_credentials(source: Any) -> None:
-    if source is None:
-        raise InvalidUploadError(
-            "no AWS credentials found: configure a profile, environment variables or an "
-            "instance role, or pass a session with credentials"
-        )

@@ -31,6 +31,15 @@ class Cause(StrEnum):
     SIGV2_UNSUPPORTED = "sigv2-unsupported"
     NETWORK = "network"
     SERVER_ERROR = "server-error"
+    CREDENTIAL_PROVIDER_FAILED = "credential-provider-failed"
+    """The credential provider (a profile's process, SSO, assume-role, a ``credentials=``
+    callable) raised when credentials were needed."""
+    NO_CREDENTIALS = "no-credentials"
+    """No credentials were found anywhere in the chain."""
+    INVALID_CONFIGURATION = "invalid-configuration"
+    """The endpoint URL, profile or region cannot work as given; nothing was sent."""
+    INVALID_REQUEST = "invalid-request"
+    """S3 refused the request's parameters (bucket name, argument values)."""
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:
@@ -161,6 +170,24 @@ _BY_CODE: dict[str, tuple[Cause, str, tuple[str, ...], bool]] = {
         Cause.NO_SUCH_UPLOAD,
         "the multipart upload does not exist (completed, aborted or expired)",
         ("start a new upload",),
+        False,
+    ),
+    "InvalidBucketName": (
+        Cause.INVALID_REQUEST,
+        "S3 does not accept this bucket name",
+        ("use a bucket name of 3-63 lowercase letters, digits, dots and hyphens",),
+        False,
+    ),
+    "KeyTooLongError": (
+        Cause.INVALID_REQUEST,
+        "the object key is longer than S3 accepts",
+        ("use a key of at most 1024 bytes in UTF-8",),
+        False,
+    ),
+    "InvalidArgument": (
+        Cause.INVALID_REQUEST,
+        "S3 refused an argument of the request",
+        ("check the extra_args and settings named in the message",),
         False,
     ),
     "InternalError": (Cause.SERVER_ERROR, "the server failed internally", ("retry",), True),

@@ -32,11 +32,14 @@ from ._checksums import (
     ChecksumKind,
     PartDigest,
     b64,
+    composite_checksum,
     digest_body,
     digest_file_range,
+    same_checksum,
 )
 from ._clock import ServerClock
 from ._config import UploadConfig
+from ._errors import Where
 from ._exceptions import (
     IntegrityError,
     ObjectExistsError,
@@ -59,7 +62,7 @@ from ._result import Checksum, UploadResult
 from ._resume import Resumed, Resumption
 from ._retry import Counters, Retrier
 from ._source import FileSource, Source
-from ._transport import S3Transport, StoredBody, Where
+from ._transport import S3Transport, StoredBody
 
 logger = logging.getLogger("resilient_s3")
 
@@ -123,6 +126,11 @@ class Progress:
 
         return on_sent
 
+    def finished(self) -> None:
+        """An upload of nothing reports once, so that progress displays can finish too."""
+        if self.done == 0 and self._callback is not None:
+            self._callback(0, self.total)
+
     def advance(self, n: int) -> None:
         if not n:
             return
@@ -155,6 +163,7 @@ class Engine:
         clock: ServerClock,
         journal: Journal,
         credential_refreshes: Callable[[], int] = lambda: 0,
+        suspended: list[Where] | None = None,
     ) -> None:
         self._transport = transport
         self._config = config
@@ -166,6 +175,11 @@ class Engine:
         self._credential_refreshes = credential_refreshes
         self.totals = Counters()
         """Attempts and retries of every upload so far."""
+        self.suspending = False
+        """Set when the process is told to exit (SIGTERM): uploads that are cancelled then
+        and can be resumed are left open in the journal instead of aborted."""
+        self.suspended = suspended if suspended is not None else []
+        """The multipart uploads left to resume that way."""
 
     async def upload(self, request: UploadRequest) -> UploadResult:
         counters = Counters()
@@ -288,7 +302,10 @@ class Engine:
                 raise
             stored = StoredBody(head.get("ETag", ""), head.get("VersionId"), digest.checksum_b64)
         self._check_echo(stored, digest, where)
-        return stored, Checksum(self._kind.algorithm, digest.checksum_b64), body.length
+        progress.finished()
+        confirmed = stored.checksum is not None
+        checksum = Checksum(self._kind.algorithm, digest.checksum_b64, confirmed=confirmed)
+        return stored, checksum, body.length
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -389,7 +406,7 @@ class Engine:
         where = Where(request.bucket, request.key)
         created = await self.retrier.run(
             lambda: self._transport.call(
-                "create_multipart_upload",
+                "CreateMultipartUpload",
                 where,
                 Bucket=request.bucket,
                 Key=request.key,
@@ -487,6 +504,18 @@ class Engine:
             completed, checksum = await self._complete(request, counters, where, ordered, token)
         except BaseException as exc:
             _locate(exc, where)
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            if cancelled and self.suspending and resumption and resumption.resumable:
+                logger.info(
+                    "upload %s of s3://%s/%s stopped and kept for resume (%d of its parts "
+                    "are uploaded)",
+                    upload_id,
+                    where.bucket,
+                    where.key,
+                    len(done),
+                )
+                self.suspended.append(where)
+                raise
             await self._abort(where, reason=type(exc).__name__, counters=counters)
             if resumption is not None:
                 resumption.finished()
@@ -509,15 +538,16 @@ class Engine:
             {"PartNumber": part.number, "ETag": stored.etag, kind.param: digest.checksum_b64}
             for part, stored, digest in parts
         ]
-        expected: str | None = None
         if kind.multipart_type == "FULL_OBJECT":
             expected = b64(kind.combine([(d.checksum, p.length) for p, _, d in parts]))
             complete_args[kind.param] = expected
             complete_args["ChecksumType"] = "FULL_OBJECT"
+        else:
+            expected = composite_checksum([d.checksum for _, _, d in parts])
         try:
             response = await self.retrier.run(
                 lambda: self._transport.call(
-                    "complete_multipart_upload",
+                    "CompleteMultipartUpload",
                     where,
                     Bucket=where.bucket,
                     Key=where.key,
@@ -545,23 +575,18 @@ class Engine:
             )
             response = confirmed
         reported = response.get(kind.param)
-        if expected is not None and reported is not None and reported != expected:
+        if reported is not None and not same_checksum(reported, expected):
             raise IntegrityError(
                 f"S3 reports object checksum {kind.algorithm} {reported}, expected {expected}",
                 bucket=where.bucket,
                 key=where.key,
                 upload_id=where.upload_id,
             )
-        value = reported or expected
-        checksum = Checksum(
-            kind.algorithm,
-            value or "",
-            "FULL_OBJECT" if expected is not None else "COMPOSITE",
-        )
+        checksum = Checksum(kind.algorithm, expected, kind.multipart_type, reported is not None)
         stored = StoredBody(
             etag=response.get("ETag", ""),
             version_id=response.get("VersionId"),
-            checksum=value,
+            checksum=reported,
         )
         return stored, checksum
 
@@ -582,10 +607,13 @@ class Engine:
         if head is None:
             return None
         reported = head.get(self._kind.param)
+        differs = (
+            reported is not None and expected is not None and not same_checksum(reported, expected)
+        )
         if (
             head.get("Metadata", {}).get(TOKEN_METADATA) != token
             or head.get("ContentLength") != size
-            or (expected is not None and reported is not None and reported != expected)
+            or differs
         ):
             return None
         return head
@@ -595,7 +623,7 @@ class Engine:
         try:
             head: dict[str, Any] = await self.retrier.run(
                 lambda: self._transport.call(
-                    "head_object",
+                    "HeadObject",
                     Where(request.bucket, request.key),
                     Bucket=request.bucket,
                     Key=request.key,
@@ -624,7 +652,7 @@ class Engine:
             if head.get("ContentLength") != result.size:
                 problems.append(f"size {head.get('ContentLength')}, uploaded {result.size}")
             reported = head.get(self._kind.param)
-            if result.checksum and reported and reported != result.checksum.value:
+            if result.checksum and reported and not same_checksum(reported, result.checksum.value):
                 problems.append(
                     f"{self._kind.algorithm} {reported}, uploaded {result.checksum.value}"
                 )
@@ -781,7 +809,8 @@ class Engine:
 
 def _exists(request: UploadRequest) -> ObjectExistsError:
     return ObjectExistsError(
-        f"s3://{request.bucket}/{request.key} exists and overwrite=False: nothing was written",
+        "an object exists at the key and overwrite=False refuses to replace it: nothing was "
+        "written",
         bucket=request.bucket,
         key=request.key,
     )

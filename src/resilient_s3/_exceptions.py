@@ -132,6 +132,8 @@ class S3RequestError(UploadError):
         self.credential_generation: int | None = None
         self.attempts = 1
         """Attempts made at this request, retries included."""
+        self.unreachable = False
+        """No connection could be made at all: refused, or the host name did not resolve."""
 
 
 class RetriesExhaustedError(S3RequestError):

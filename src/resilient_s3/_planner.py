@@ -24,6 +24,7 @@ __all__ = [
     "Part",
     "UploadPlan",
     "format_size",
+    "parse_size",
     "plan_upload",
     "stream_capacity",
     "stream_part_size",
@@ -165,6 +166,38 @@ def format_size(n: int) -> str:
     decimals in the largest binary unit that fits.
     """
     return _format_size(n)[0]
+
+
+_UNITS_BY_NAME = {name.lower(): unit for name, unit in (*_BINARY_UNITS, *_DECIMAL_UNITS)}
+_UNITS_BY_NAME.update(b=1, kib=1024)
+
+
+def parse_size(text: str) -> int:
+    """A byte count from ``"8MiB"``, ``"1.5 GiB"``, ``"64KiB"``, ``"5 MB"`` or ``"5242880"``.
+
+    Binary units (KiB, MiB, GiB, TiB, PiB) are powers of 1024; decimal ones (kB, MB, GB, TB,
+    PB) powers of 1000, as :func:`format_size` writes them. A bare ``k``, ``m`` or ``g`` says
+    neither and is refused rather than guessed. ValueError says what is wrong.
+    """
+    clean = text.strip()
+    number = clean.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ").strip()
+    unit = clean[len(number) :].strip()
+    if unit.lower() in ("k", "m", "g", "t", "p"):
+        raise ValueError(
+            f"{text!r} is ambiguous: write {number}{unit.upper()}iB for powers of 1024 "
+            f"or {number}{unit.upper()}B for powers of 1000"
+        )
+    scale = _UNITS_BY_NAME.get(unit.lower()) if unit else 1
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if scale is None or value != value or value < 0:
+        raise ValueError(f"not a size: {text!r}; write e.g. 8MiB, 64KiB, 5MB or 5242880")
+    bytes_ = value * scale
+    if bytes_ != int(bytes_):
+        raise ValueError(f"{text!r} is not a whole number of bytes")
+    return int(bytes_)
 
 
 def size_text(n: int) -> str:

@@ -9,15 +9,19 @@ from typing import Literal
 
 @dataclass(frozen=True, slots=True)
 class Checksum:
-    """An object checksum as S3 reports it.
+    """An object checksum, computed from what was sent.
 
     ``type`` is ``"FULL_OBJECT"`` when ``value`` is the checksum of the whole object, and
     ``"COMPOSITE"`` when it is S3's checksum-of-part-checksums (then ``value`` ends in ``-N``).
+    ``confirmed`` is True when the server reported this very value back (in its answer to the
+    PUT or to CompleteMultipartUpload); False when it said nothing about the object's checksum,
+    as some S3 implementations do, so only the checks it made of each request vouch for it.
     """
 
     algorithm: str
     value: str
     type: Literal["FULL_OBJECT", "COMPOSITE"] = "FULL_OBJECT"
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

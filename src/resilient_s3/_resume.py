@@ -1,7 +1,10 @@
 """Resuming a file's multipart upload after a crash, from its journal entry and ListParts.
 
-A part counts as uploaded when the journal recorded it (with the checksum that was sent) *and*
-ListParts shows it with the same ETag and size. Everything else is uploaded again. The file
+A part counts as uploaded when ListParts shows it with the right size and the local bytes
+provably match it: the journal recorded it with the same ETag (and the part reads the same
+checksum again), or, for a part that landed after the last journal write (a crash with parts in
+flight), its listed checksum or its MD5 ETag equals the local part's. Everything else is
+uploaded again. The file
 must be the same version (size, mtime, inode and a sample hash), cut the same way, with the
 same object attributes; otherwise the interrupted upload is aborted and the upload starts over,
 never mixing two versions of a file.
@@ -9,7 +12,6 @@ never mixing two versions of a file.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import logging
@@ -21,6 +23,7 @@ from typing import Any
 import anyio
 
 from ._checksums import ChecksumKind, PartDigest, digest_file_range
+from ._errors import Where
 from ._exceptions import RetriesExhaustedError, S3RequestError
 from ._journal import (
     SECRET_ARGS,
@@ -34,7 +37,7 @@ from ._journal import (
 from ._planner import Part, UploadPlan
 from ._retry import Counters, Retrier
 from ._source import FileSource
-from ._transport import S3Transport, StoredBody, Where
+from ._transport import S3Transport, StoredBody
 
 logger = logging.getLogger("resilient_s3")
 
@@ -68,6 +71,7 @@ class Resumption:
         self._transport = transport
         self._retrier = retrier
         self._broken = False
+        self._started = False
 
     @classmethod
     def open(
@@ -118,7 +122,7 @@ class Resumption:
             await start_over("the file or the upload settings changed")
             return None
         try:
-            listed = await self._list_parts(stale, counters, part_args)
+            listed = await self._list_parts(stale, counters, part_args, kind)
         except RetriesExhaustedError:
             raise  # S3 is unwell: try again later, the entry stays
         except S3RequestError as exc:
@@ -130,21 +134,22 @@ class Resumption:
                 await abort(stale)
             self._entry.remove()
             return None
-        candidates = [
-            (part, journaled[part.number])
+        on_server = [
+            (part, listed[part.number], journaled.get(part.number))
             for part in plan.parts()
-            if part.number in journaled
-            and listed.get(part.number) == (journaled[part.number].etag, part.length)
+            if part.number in listed and listed[part.number].size == part.length
         ]
-        # The fingerprint samples the file; the parts to keep are read in full, so that a
-        # change it missed cannot be mixed into the object.
-        if not await anyio.to_thread.run_sync(self._unchanged, candidates, kind):
+        md5_etags = not any(args.get(name) for name in _NOT_MD5_ETAG_ARGS) and (
+            args.get("ServerSideEncryption") not in _KMS
+        )
+        checked = await anyio.to_thread.run_sync(self._check_parts, on_server, kind, md5_etags)
+        if checked is None:
             await start_over("the file's content changed")
             return None
-        parts = {}
-        for part, record in candidates:
-            digest = PartDigest(checksum=base64.b64decode(record.checksum), payload_sha256=None)
-            parts[part.number] = (part, StoredBody(record.etag, None, record.checksum), digest)
+        parts = {
+            part.number: (part, StoredBody(server.etag, None, digest.checksum_b64), digest)
+            for part, server, digest in checked
+        }
         logger.info(
             "s3://%s/%s: resuming upload %s with %d of %d parts already uploaded",
             where.bucket,
@@ -184,17 +189,40 @@ class Resumption:
             needs_secrets=any(name in SECRET_ARGS for name in args),
         )
 
-    def _unchanged(self, candidates: list[tuple[Part, JournalPart]], kind: ChecksumKind) -> bool:
-        for part, record in candidates:
+    def _check_parts(
+        self,
+        on_server: list[tuple[Part, ListedPart, JournalPart | None]],
+        kind: ChecksumKind,
+        md5_etags: bool,
+    ) -> list[tuple[Part, ListedPart, PartDigest]] | None:
+        """The parts S3 holds that provably hold this file's bytes, each read once; None if
+        a part the journal recorded reads differently now (the file changed in place)."""
+        kept = []
+        for part, server, record in on_server:
+            journaled = record is not None and record.etag == server.etag
+            want_md5 = not journaled and server.checksum is None and md5_etags
+            if not (journaled or server.checksum is not None or want_md5):
+                continue  # nothing to compare the local bytes with: send the part again
             digest = digest_file_range(
-                self._source.read_into, part.offset, part.length, kind, False
+                self._source.read_into, part.offset, part.length, kind, False, md5=want_md5
             )
-            if digest.checksum_b64 != record.checksum:
-                return False
-        return True
+            if journaled:
+                assert record is not None
+                if digest.checksum_b64 != record.checksum:
+                    return None
+                kept.append((part, server, digest))
+            elif part_matches(server, digest):
+                kept.append((part, server, digest))
+        return kept
 
     def started(self, header: Header) -> None:
         self._journaling(lambda: self._entry.start(header))
+        self._started = True
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the journal holds this upload, so that a later run can go on with it."""
+        return self._started and not self._broken
 
     def part_done(self, part: Part, stored: StoredBody, digest: PartDigest) -> None:
         record = JournalPart(part.number, stored.etag, digest.checksum_b64, part.length)
@@ -223,14 +251,14 @@ class Resumption:
         self._entry.close()
 
     async def _list_parts(
-        self, where: Where, counters: Counters, args: Mapping[str, Any]
-    ) -> dict[int, tuple[str, int]]:
-        listed: dict[int, tuple[str, int]] = {}
+        self, where: Where, counters: Counters, args: Mapping[str, Any], kind: ChecksumKind
+    ) -> dict[int, ListedPart]:
+        listed: dict[int, ListedPart] = {}
         marker = 0
         while True:
             page = await self._retrier.run(
                 lambda marker=marker: self._transport.call(  # type: ignore[misc]
-                    "list_parts",
+                    "ListParts",
                     where,
                     Bucket=where.bucket,
                     Key=where.key,
@@ -241,10 +269,36 @@ class Resumption:
                 counters,
             )
             for part in page.get("Parts", []):
-                listed[part["PartNumber"]] = (part["ETag"], part["Size"])
+                listed[part["PartNumber"]] = ListedPart(
+                    part["ETag"], part["Size"], part.get(kind.param)
+                )
             if not page.get("IsTruncated"):
                 return listed
             marker = page["NextPartNumberMarker"]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPart:
+    """A part as ListParts shows it."""
+
+    etag: str
+    size: int
+    checksum: str | None
+    """The part's checksum in the upload's algorithm, base64; AWS lists it when the upload has
+    a checksum algorithm, some servers (SeaweedFS) never do."""
+
+
+def part_matches(server: ListedPart, local: PartDigest) -> bool:
+    """Whether S3's part holds the local bytes: by its checksum if listed, else by its ETag,
+    the MD5 of the part unless it is encrypted with SSE-KMS or SSE-C (``local.md5_hex`` is
+    None then, and nothing matches: the part is sent again)."""
+    if server.checksum is not None:
+        return server.checksum == local.checksum_b64
+    return local.md5_hex is not None and server.etag.strip('"').lower() == local.md5_hex
+
+
+_NOT_MD5_ETAG_ARGS = ("SSECustomerKey", "SSEKMSKeyId")
+_KMS = ("aws:kms", "aws:kms:dsse")
 
 
 _NOT_COMPARED = frozenset({"upload_id", "token", "created", "extra_args", "needs_secrets"})

@@ -30,6 +30,11 @@ T = TypeVar("T")
 MAX_FIXES = 2
 """Credential refreshes, or clock corrections, per request before its failure is final."""
 
+FIRST_CONTACT_ATTEMPTS = 3
+"""Attempts at a request whose connection is refused (or whose host does not resolve) while the
+endpoint has never answered this uploader: that is almost always a wrong endpoint URL, so it
+fails within a fraction of a second instead of after the whole retry schedule."""
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -132,6 +137,8 @@ class Retrier:
         self._clock = clock
         self._sleep = sleep
         self._wait = FullJitter(policy, rng or random.Random())
+        self.contacted = False
+        """Whether the endpoint has answered any request of this uploader yet."""
 
     async def run(
         self,
@@ -192,14 +199,19 @@ class Retrier:
         state: _RequestState,
     ) -> T:
         await self._fix(state, reread)
-        if limited:
-            async with self.limiter:
+        try:
+            if limited:
+                async with self.limiter:
+                    counters.attempts += 1
+                    result = await send()
+                self.limiter.on_success()
+            else:
                 counters.attempts += 1
                 result = await send()
-            self.limiter.on_success()
-        else:
-            counters.attempts += 1
-            result = await send()
+        except S3RequestError as exc:
+            self.contacted = self.contacted or exc.status is not None
+            raise
+        self.contacted = True
         if state.budgeted:
             self.budget.give_back(state.paid or 1)
         return result
@@ -236,6 +248,10 @@ class Retrier:
             return False
         if retry_state.attempt_number >= state.max_attempts:
             state.gave_up = f"{retry_state.attempt_number} attempts"
+            return False
+        never_answered = exc.unreachable and not self.contacted
+        if never_answered and retry_state.attempt_number >= FIRST_CONTACT_ATTEMPTS:
+            state.gave_up = f"{retry_state.attempt_number} attempts; the endpoint never answered"
             return False
         if verdict.action is Action.REFRESH_CREDENTIALS:
             if not self._credentials.can_refresh:
@@ -303,5 +319,5 @@ def _exhausted(exc: S3RequestError, reason: str) -> RetriesExhaustedError:
         last_exception=exc.last_exception,
     )
     error.server_time, error.retry_after = exc.server_time, exc.retry_after
-    error.attempts = exc.attempts
+    error.attempts, error.unreachable = exc.attempts, exc.unreachable
     return error

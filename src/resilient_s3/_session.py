@@ -20,7 +20,8 @@ from aiobotocore.session import AioSession
 from ._clock import ServerClock
 from ._config import UploadConfig
 from ._credentials import CredentialOwner
-from ._exceptions import InvalidUploadError
+from ._errors import session_error
+from ._exceptions import InvalidUploadError, UploadError
 from ._transport import S3Transport
 
 
@@ -61,10 +62,7 @@ async def _credentials_of(inner: Any, is_async: bool) -> Any:
 
 
 def _profile_of(inner: Any) -> str | None:
-    try:
-        profile = inner.get_config_variable("profile")
-    except Exception:  # an unknown profile surfaces later, with botocore's own message
-        return None
+    profile = inner.get_config_variable("profile")
     return profile if isinstance(profile, str) else None
 
 
@@ -103,29 +101,40 @@ async def open_transport(
     """Create the transport; ``stack`` closes it. ``credentials`` (a callable) replaces the
     session's credentials."""
     inner, is_async = _unwrap(session)
-    source = credentials if credentials is not None else await _credentials_of(inner, is_async)
+    try:
+        source = credentials if credentials is not None else await _credentials_of(inner, is_async)
+        region = settings.region_name or inner.get_config_variable("region")
+        profile = _profile_of(inner)
+    except UploadError:
+        raise
+    except Exception as exc:
+        raise session_error(exc) from exc
     owner = CredentialOwner(
         source,
         refresh_ahead=config.credential_refresh_ahead,
         now=lambda: time.time() + clock.offset,
     )
-    region = settings.region_name or inner.get_config_variable("region")
     if region is None and settings.endpoint_url:
         region = "us-east-1"
     # A plain-http endpoint has no certificates to check: not loading the CA bundle saves about
     # 30 ms of CPU, which aiobotocore would otherwise spend on the first control call.
     verify = False if (settings.endpoint_url or "").startswith("http://") else settings.verify
-    control_session = AioSession(profile=_profile_of(inner))
+    control_session = AioSession(profile=profile)
     control_session.register_component("credential_provider", owner)
-    client = await stack.enter_async_context(
-        control_session.create_client(
-            "s3",
-            region_name=region,
-            endpoint_url=settings.endpoint_url,
-            verify=verify,
-            config=_client_config(config, settings),
+    try:
+        client = await stack.enter_async_context(
+            control_session.create_client(
+                "s3",
+                region_name=region,
+                endpoint_url=settings.endpoint_url,
+                verify=verify,
+                config=_client_config(config, settings),
+            )
         )
-    )
+    except UploadError:
+        raise
+    except Exception as exc:
+        raise session_error(exc) from exc
     transport = S3Transport(
         client,
         owner,

@@ -15,7 +15,6 @@ import contextvars
 import hashlib
 import json
 import ssl
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import aiohttp
 import anyio
 import botocore.handlers
+from botocore import xform_name
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
@@ -32,10 +32,17 @@ from yarl import URL
 
 from ._body import Body
 from ._checksums import ChecksumKind, PartDigest
-from ._clock import parse_http_date
 from ._credentials import CredentialOwner
-from ._diagnostics import Cause, Diagnosis, diagnose_code
-from ._exceptions import InvalidUploadError, S3RequestError, UploadError
+from ._errors import (
+    Where,
+    client_error,
+    http_error,
+    invalid_arguments,
+    network_error,
+    no_credentials,
+    sdk_error,
+)
+from ._exceptions import InvalidUploadError, UploadError
 from ._http1 import Http1Client
 from ._signing import Clock, sign_request, utc_now
 from ._version import __version__
@@ -54,16 +61,6 @@ class StoredBody:
     etag: str
     version_id: str | None
     checksum: str | None  # base64, as echoed by the server; None if it did not echo one
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """The request's place, for error messages."""
-
-    bucket: str
-    key: str
-    upload_id: str | None = None
-    part_number: int | None = None
 
 
 class S3Transport:
@@ -161,6 +158,9 @@ class S3Transport:
         on_sent: Callable[[int], None],
     ) -> StoredBody:
         url, headers = await self._prepare(operation, extra_args, where)
+        # Both, as botocore sends them: some servers (moto) store the checksum only when told
+        # the algorithm too.
+        headers["x-amz-sdk-checksum-algorithm"] = kind.algorithm
         headers[kind.header] = digest.checksum_b64
         headers["Content-Length"] = str(body.length)
         credentials, generation = await self._get_credentials(where)
@@ -186,11 +186,11 @@ class S3Transport:
                         status, answer_body = response.status, await response.read()
                         answer_headers = {k.lower(): v for k, v in response.headers.items()}
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = _network_error(exc, where, operation)
+            error = network_error(exc, where, operation, url)
             error.credential_generation = generation
             raise error from exc
         if status != 200:
-            error = _http_error(status, answer_body, answer_headers, where, operation)
+            error = http_error(status, answer_body, answer_headers, where, operation)
             error.credential_generation = generation
             raise error
         return StoredBody(
@@ -208,9 +208,7 @@ class S3Transport:
         try:
             return await self._credentials.get()
         except NoCredentialsError as exc:
-            raise InvalidUploadError(
-                "no AWS credentials found", bucket=where.bucket, key=where.key
-            ) from exc
+            raise no_credentials(exc, where) from exc
 
     async def _sign_control(self, request: AWSRequest, **_: Any) -> None:
         credentials, generation = await self._get_credentials(Where("", ""))
@@ -268,7 +266,7 @@ class S3Transport:
         try:
             validate_parameters(params, model.input_shape)
         except ParamValidationError as exc:
-            raise _invalid_arguments(operation, exc, params, where) from None
+            raise invalid_arguments(operation, exc, params, where) from None
         headers = dict(self._serializer.serialize_to_request(params, model)["headers"])
         if len(self._header_cache) >= 256:
             self._header_cache.clear()
@@ -279,11 +277,17 @@ class S3Transport:
         cached = self._endpoints.get(bucket)
         if cached is None:
             context: dict[str, Any] = {}
-            resolved = self._control._resolve_endpoint_ruleset(
-                model, {"Bucket": bucket, "Key": "k"}, context
-            )
-            if asyncio.iscoroutine(resolved):
-                resolved = await resolved
+            try:
+                resolved = self._control._resolve_endpoint_ruleset(
+                    model, {"Bucket": bucket, "Key": "k"}, context
+                )
+                if asyncio.iscoroutine(resolved):
+                    resolved = await resolved
+            except Exception as exc:  # the endpoint rules refuse this bucket or region
+                if not type(exc).__module__.startswith("botocore"):
+                    raise
+                where = Where(bucket, "")
+                raise sdk_error(exc, where, model.name, self.endpoint_url) from exc
             cached = (resolved[0].rstrip("/"), _signing_region(resolved[2], self._region))
             self._endpoints[bucket] = cached
         return cached[0]
@@ -295,7 +299,7 @@ class S3Transport:
 
     async def abort_multipart_upload(self, where: Where) -> None:
         await self.call(
-            "abort_multipart_upload",
+            "AbortMultipartUpload",
             where,
             Bucket=where.bucket,
             Key=where.key,
@@ -303,39 +307,26 @@ class S3Transport:
         )
 
     async def call(self, operation: str, where: Where, **params: Any) -> dict[str, Any]:
-        """One control call through aiobotocore, e.g. ``call("create_multipart_upload", ...)``."""
-        method = getattr(self._control, operation)
+        """One control call through aiobotocore, by its S3 name: ``call("ListParts", ...)``."""
+        method = getattr(self._control, xform_name(operation))
         _signed_with.set(self._credentials.generation)
         try:
             response: dict[str, Any] = await method(**params)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            meta = exc.response.get("ResponseMetadata", {})
-            failure = _s3_error(
-                error.get("Code"),
-                meta.get("HTTPStatusCode"),
-                error.get("Message", ""),
-                meta.get("RequestId"),
-                where,
-                operation,
-                exc,
-            )
-            _read_answer_headers(failure, meta.get("HTTPHeaders", {}), error.get("ServerTime"))
+            failure = client_error(exc, where, operation)
             failure.credential_generation = _signed_with.get()
             raise failure from exc
         except ParamValidationError as exc:
-            raise _invalid_arguments(operation, exc, params, where) from None
+            raise invalid_arguments(operation, exc, params, where) from None
         except NoCredentialsError as exc:
-            raise InvalidUploadError(
-                "no AWS credentials found", bucket=where.bucket, key=where.key
-            ) from exc
+            raise no_credentials(exc, where) from exc
         except UploadError:  # from our signing handler: credentials, an unsupported endpoint
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _network_error(exc, where, operation) from exc
-        except Exception as exc:  # botocore's HTTPClientError & co wrap transport failures
+            raise network_error(exc, where, operation, self.endpoint_url) from exc
+        except Exception as exc:  # botocore's HTTPClientError, EndpointResolutionError & co
             if type(exc).__module__.startswith(("botocore", "aiobotocore")):
-                raise _network_error(exc, where, operation) from exc
+                raise sdk_error(exc, where, operation, self.endpoint_url) from exc
             raise
         return response
 
@@ -365,24 +356,6 @@ def _args_key(extra_args: Mapping[str, Any]) -> str:
     return json.dumps(extra_args, sort_keys=True, default=repr)
 
 
-_SECRET_PARAMS = ("SSECustomerKey", "CopySourceSSECustomerKey")
-
-
-def _invalid_arguments(
-    operation: str, exc: ParamValidationError, params: Mapping[str, Any], where: Where
-) -> InvalidUploadError:
-    """botocore quotes bad values; an SSE-C key must not travel on in a message or a chain."""
-    text = str(exc)
-    for name in _SECRET_PARAMS:
-        value = params.get(name)
-        if value:
-            for shown in {repr(value), str(value)}:
-                text = text.replace(shown, "***")
-    return InvalidUploadError(
-        f"invalid extra_args for {operation}: {text}", bucket=where.bucket, key=where.key
-    )
-
-
 async def _chunks(body: Body, on_sent: Callable[[int], None]) -> AsyncIterator[bytes | memoryview]:
     for chunk in body.chunks(SEND_CHUNK):
         yield chunk
@@ -397,103 +370,3 @@ def _ssl_context(verify: bool | str | None) -> ssl.SSLContext | bool:
     from botocore.httpsession import get_cert_path
 
     return ssl.create_default_context(cafile=get_cert_path(True))
-
-
-def _http_error(
-    status: int, body: bytes, headers: Mapping[str, str], where: Where, operation: str
-) -> S3RequestError:
-    code = message = request_id = server_time = None
-    if body:
-        try:
-            root = ET.fromstring(body)
-            code = root.findtext("Code")
-            message = root.findtext("Message")
-            request_id = root.findtext("RequestId")
-            server_time = root.findtext("ServerTime")
-        except ET.ParseError:
-            message = body[:200].decode("utf-8", "replace")
-    error = _s3_error(code, status, message or "", request_id, where, operation, None)
-    _read_answer_headers(error, headers, server_time)
-    return error
-
-
-def _read_answer_headers(
-    error: S3RequestError, headers: Mapping[str, str], server_time: str | None
-) -> None:
-    """The server's clock and its Retry-After, from an error answer (lower-case names)."""
-    error.server_time = parse_http_date(headers.get("date")) or parse_http_date(server_time)
-    retry_after = headers.get("retry-after")
-    if retry_after:
-        try:
-            error.retry_after = max(0.0, float(retry_after))
-        except ValueError:
-            when = parse_http_date(retry_after)
-            if when is not None and error.server_time is not None:
-                error.retry_after = max(0.0, (when - error.server_time).total_seconds())
-
-
-def _s3_error(
-    code: str | None,
-    status: int | None,
-    message: str,
-    request_id: str | None,
-    where: Where,
-    operation: str,
-    cause: BaseException | None,
-) -> S3RequestError:
-    diagnosis = diagnose_code(code, status, message)
-    label = code or (f"HTTP {status}" if status else "error")
-    text = f"{operation} failed: {label}"
-    if message:
-        text += f": {message}"
-    return S3RequestError(
-        text,
-        code=code,
-        status=status,
-        request_id=request_id,
-        bucket=where.bucket,
-        key=where.key,
-        upload_id=where.upload_id,
-        part_number=where.part_number,
-        diagnosis=diagnosis,
-        last_exception=cause,
-    )
-
-
-def _network_error(exc: BaseException, where: Where, operation: str) -> S3RequestError:
-    detail = str(exc) or type(exc).__name__
-    if _is_certificate_error(exc):
-        diagnosis = Diagnosis(
-            cause=Cause.NETWORK,
-            summary="the server's TLS certificate could not be verified",
-            evidence=(detail,),
-            fixes=(
-                "pass verify=<path to the CA bundle> for a private CA, or fix the endpoint URL",
-            ),
-            retryable=False,
-        )
-    else:
-        diagnosis = Diagnosis(
-            cause=Cause.NETWORK,
-            summary="the connection to S3 failed or timed out",
-            evidence=(detail,),
-            fixes=("check the endpoint and network; the request can be retried",),
-            retryable=True,
-        )
-    return S3RequestError(
-        f"{operation} failed: network error: {detail}",
-        bucket=where.bucket,
-        key=where.key,
-        upload_id=where.upload_id,
-        part_number=where.part_number,
-        diagnosis=diagnosis,
-        last_exception=exc,
-    )
-
-
-def _is_certificate_error(exc: BaseException | None) -> bool:
-    while exc is not None:
-        if isinstance(exc, ssl.SSLCertVerificationError | aiohttp.ClientConnectorCertificateError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

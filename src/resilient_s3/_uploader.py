@@ -22,6 +22,7 @@ from ._concurrency import AdaptiveLimiter
 from ._config import UploadConfig
 from ._credentials import CredentialOwner, CredentialsCallable
 from ._engine import Engine, ProgressCallback, UploadRequest
+from ._errors import Where, check_endpoint_url
 from ._exceptions import InvalidUploadError, SourceError, UploadError
 from ._journal import Journal
 from ._portal import LoopThread
@@ -29,8 +30,8 @@ from ._result import UploaderStats, UploadResult
 from ._retry import Retrier, RetryBudget, RetryPolicy
 from ._session import SessionSettings, open_transport
 from ._source import FileSource, Source, StreamSource
-from ._transport import S3Transport, Where
-from ._validation import validate_bucket_name, validate_key
+from ._transport import S3Transport
+from ._validation import validate_key, validate_request_bucket
 
 T = TypeVar("T")
 
@@ -42,8 +43,16 @@ _RESERVED_ARGS = frozenset(
 )
 
 
+_LISTED_FAILURES = 10
+"""Failures named in a DirectoryUploadError's message; ``failures`` holds them all."""
+
+
 class DirectoryUploadError(UploadError):
-    """Some files of ``upload_directory`` failed; the others were uploaded."""
+    """Some files of ``upload_directory`` failed; the others were uploaded.
+
+    ``results`` holds every upload that landed, ``failures`` every file that did not, by key,
+    each with its own error and diagnosis.
+    """
 
     def __init__(
         self, message: str, *, results: list[UploadResult], failures: dict[str, UploadError]
@@ -51,6 +60,21 @@ class DirectoryUploadError(UploadError):
         super().__init__(message)
         self.results = results
         self.failures = failures
+
+    @classmethod
+    def of(
+        cls,
+        results: list[UploadResult],
+        failures: dict[str, UploadError],
+        attempted: int,
+        what: str,
+    ) -> DirectoryUploadError:
+        listed = sorted(failures.items())
+        lines = [f"{len(failures)} of {attempted} {what} failed:"]
+        lines += [f"  {name}: {error.message}" for name, error in listed[:_LISTED_FAILURES]]
+        if len(listed) > _LISTED_FAILURES:
+            lines.append(f"  ... and {len(listed) - _LISTED_FAILURES} more (see .failures)")
+        return cls("\n".join(lines), results=results, failures=failures)
 
 
 class AsyncResilientUploader:
@@ -74,7 +98,10 @@ class AsyncResilientUploader:
         credentials: CredentialsCallable | None = None,
         botocore_config: Any = None,
         verify: bool | str | None = None,
+        _sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
     ) -> None:
+        check_endpoint_url(endpoint_url)
+        self._sleep = _sleep
         self.config = config or UploadConfig()
         self._session = session
         self._credentials = credentials
@@ -88,10 +115,20 @@ class AsyncResilientUploader:
         self._transport: S3Transport | None = None
         self._opening: anyio.Lock | None = None
         self._closed = False
+        self._kept_for_resume: list[Where] = []
+        """Multipart uploads stopped by a process exit and left to resume (see _run)."""
 
     def __repr__(self) -> str:
         endpoint = self._settings.endpoint_url or "aws"
         return f"<AsyncResilientUploader endpoint={endpoint} config={self.config!r}>"
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The S3 endpoint this uploader talks to: as resolved once it is open (for AWS, the
+        region's), as configured before (None for AWS)."""
+        if self._transport is not None:
+            return self._transport.endpoint_url
+        return self._settings.endpoint_url
 
     async def __aenter__(self) -> AsyncResilientUploader:
         try:
@@ -144,6 +181,7 @@ class AsyncResilientUploader:
                     budget=self._budget,
                     credentials=owner,
                     clock=self._clock,
+                    sleep=self._sleep,
                 )
                 self._engine = Engine(
                     transport,
@@ -153,6 +191,7 @@ class AsyncResilientUploader:
                     clock=self._clock,
                     journal=Journal(self.config.journal_dir),
                     credential_refreshes=lambda: owner.refreshes,
+                    suspended=self._kept_for_resume,
                 )
                 # Aborts that failed in an earlier run get one more try (see cleanup()).
                 await self._engine.retry_remembered_aborts()
@@ -232,12 +271,21 @@ class AsyncResilientUploader:
         ``on_progress`` receives the bytes done across all files and their total.
         """
         root = Path(directory)
+        args = self._check_args(bucket, extra_args, overwrite)
         files = await anyio.to_thread.run_sync(_regular_files_below, root)
-        jobs = [(path, prefix + path.relative_to(root).as_posix()) for path in files]
-        for _, key in jobs:
-            self._check(bucket, key, extra_args, overwrite)
+        failures: dict[str, UploadError] = {}
+        jobs = []
+        for path in files:
+            key = prefix + path.relative_to(root).as_posix()
+            try:
+                validate_key(key)
+            except InvalidUploadError as exc:
+                exc.bucket, exc.key = bucket, key
+                failures[key] = exc  # reported with the others; every valid file is tried
+            else:
+                jobs.append((path, key))
         await self._ensure_open()  # a bad session fails here, before any file is touched
-        total = sum(files.values())
+        total = sum(files[path] for path, _ in jobs)
         done_by_file: dict[str, int] = {}
 
         def file_progress(key: str) -> ProgressCallback | None:
@@ -251,31 +299,28 @@ class AsyncResilientUploader:
             return update
 
         results: dict[str, UploadResult] = {}
-        failures: dict[str, UploadError] = {}
         pending = iter(jobs)
 
         async def worker() -> None:
             # max_concurrency workers share one iterator: cheaper than a task and a limiter
             # per file (about 45 us of a 500 us small-file upload, measured).
             for path, key in pending:
+                source = None
                 try:
-                    results[key] = await self.upload_file(
-                        path, bucket, key, extra_args, file_progress(key), overwrite=overwrite
-                    )
+                    source = FileSource(path)
+                    results[key] = await self._upload(source, bucket, key, args, file_progress(key))
                 except UploadError as exc:
                     failures[key] = exc
+                finally:
+                    if source is not None:
+                        source.close()
 
         async with anyio.create_task_group() as tg:
             for _ in range(min(self.config.max_concurrency, len(jobs))):
                 tg.start_soon(worker)
         ordered = [results[key] for _, key in jobs if key in results]
         if failures:
-            first_key, first = next(iter(sorted(failures.items())))
-            raise DirectoryUploadError(
-                f"{len(failures)} of {len(jobs)} files failed; first: {first_key}: {first.message}",
-                results=ordered,
-                failures=failures,
-            )
+            raise DirectoryUploadError.of(ordered, failures, len(files), "files")
         return ordered
 
     async def cleanup(
@@ -289,7 +334,7 @@ class AsyncResilientUploader:
         """Abort the multipart uploads below ``prefix`` started more than ``older_than``
         seconds ago (by any tool), retry aborts that failed earlier, and remove journal entries
         whose upload is gone. ``dry_run`` only reports."""
-        validate_bucket_name(bucket, strict=False)
+        self._check_bucket(bucket)
         engine = await self._ensure_open()
         assert self._transport is not None
         return await cleanup(
@@ -343,20 +388,29 @@ class AsyncResilientUploader:
             finally:
                 source.close()
         if failures:
-            first_name, first = next(iter(failures.items()))
-            raise DirectoryUploadError(
-                f"{len(failures)} of {len(jobs)} interrupted uploads failed; first: "
-                f"{first_name}: {first.message}",
-                results=results,
-                failures=failures,
-            )
+            raise DirectoryUploadError.of(results, failures, len(jobs), "interrupted uploads")
         return results
+
+    def _check_bucket(self, bucket: str) -> None:
+        # Buckets named by the rules before March 2018 exist on AWS only.
+        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
 
     def _check(
         self, bucket: str, key: str, extra_args: Mapping[str, Any] | None, overwrite: bool
     ) -> Mapping[str, Any]:
-        validate_bucket_name(bucket, strict=False)
-        validate_key(key)
+        args = self._check_args(bucket, extra_args, overwrite)
+        try:
+            validate_key(key)
+        except InvalidUploadError as exc:
+            exc.bucket, exc.key = bucket, key
+            raise
+        return args
+
+    def _check_args(
+        self, bucket: str, extra_args: Mapping[str, Any] | None, overwrite: bool
+    ) -> Mapping[str, Any]:
+        """What is checked once per call: the bucket and the extra_args."""
+        self._check_bucket(bucket)
         args = dict(extra_args or {})
         reserved = sorted(_RESERVED_ARGS & args.keys())
         if reserved:
@@ -364,14 +418,12 @@ class AsyncResilientUploader:
                 f"extra_args may not set {', '.join(reserved)}: the uploader sets them itself "
                 "(choose the checksum with UploadConfig(checksum_algorithm=...))",
                 bucket=bucket,
-                key=key,
             )
         customer_key = args.get("SSECustomerKey")
         if customer_key is not None and not isinstance(customer_key, bytes | str):
             raise InvalidUploadError(
                 "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
                 bucket=bucket,
-                key=key,
             )
         if not overwrite:
             args["IfNoneMatch"] = "*"
@@ -429,6 +481,11 @@ class ResilientUploader:
         """See :attr:`AsyncResilientUploader.stats`."""
         return self._async.stats
 
+    @property
+    def endpoint_url(self) -> str | None:
+        """See :attr:`AsyncResilientUploader.endpoint_url`."""
+        return self._async.endpoint_url
+
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
 
@@ -456,9 +513,14 @@ class ResilientUploader:
         future = self._loop.portal.start_task_soon(func)
         try:
             return future.result()
-        except BaseException:
-            # KeyboardInterrupt or the like in this thread: cancel the upload so that it aborts
-            # its multipart upload, and wait for that to finish.
+        except BaseException as exc:
+            # Interrupted in this thread: cancel the upload and wait for it to wind down. On
+            # KeyboardInterrupt (Ctrl-C) it aborts its multipart upload; on SystemExit (a
+            # signal handler ending the process, e.g. for SIGTERM) a journaled multipart
+            # upload of a file is left for a later run to resume instead.
+            engine = self._async._engine
+            if isinstance(exc, SystemExit) and engine is not None:
+                engine.suspending = True
             future.cancel()
             concurrent.futures.wait([future], timeout=90)
             raise

@@ -19,6 +19,7 @@ __all__ = [
     "validate_concurrency",
     "validate_key",
     "validate_part_size",
+    "validate_request_bucket",
     "validate_threshold",
 ]
 
@@ -35,6 +36,8 @@ _IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _LEGACY_MAX_LENGTH = 255
+_ALIAS_SUFFIXES = ("-s3alias", "--ol-s3")
+"""Access point and Object Lambda aliases: reserved for bucket creation, valid in requests."""
 
 
 def validate_bucket_name(name: str, *, strict: bool = True) -> None:
@@ -67,9 +70,30 @@ def validate_bucket_name(name: str, *, strict: bool = True) -> None:
         raise InvalidUploadError(f"invalid bucket name {shown}: {problem}")
 
 
+def validate_request_bucket(name: str, *, legacy: bool) -> None:
+    """Check the bucket a request names, before it is sent.
+
+    The rules of bucket creation, with what requests may name besides: access point ARNs
+    (checked by botocore's endpoint rules) and access point aliases. With ``legacy`` (AWS's own
+    endpoints, where they can exist) the names of buckets created in us-east-1 before March
+    2018 pass too: see ``validate_bucket_name(strict=False)``.
+    """
+    if name.startswith("arn:"):
+        return
+    if legacy:
+        validate_bucket_name(name, strict=False)
+        return
+    if name.endswith(_ALIAS_SUFFIXES) and 3 <= len(name) <= 63:
+        base = name.removesuffix("-s3alias").removesuffix("--ol-s3")
+        if len(base) >= 3 and _bucket_name_problem(base) is None:
+            return
+    validate_bucket_name(name)
+
+
 def _bucket_name_problem(name: str) -> str | None:
     if not 3 <= len(name) <= 63:
-        return f"it is {len(name)} characters long; {_BUCKET_RULES}"
+        plural = "s" if len(name) != 1 else ""
+        return f"it is {len(name)} character{plural} long; {_BUCKET_RULES}"
     if _DIRECTORY_BUCKET.fullmatch(name):
         return None
     bad = sorted(set(name) - _BUCKET_CHARACTERS)

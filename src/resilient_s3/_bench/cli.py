@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._planner import parse_size as _parse_size
 from .contenders import CONTENDERS, DEFAULT_CONTENDERS
 from .protocol import WORKLOADS, MiB
 
@@ -29,16 +30,12 @@ _DEFAULT_SMALL_SIZE = 64 * 1024
 
 
 def parse_size(text: str) -> int:
-    """``4GiB``, ``256MiB``, ``64KiB``, ``64k`` or a number of bytes (units are binary)."""
-    units = {"k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
-    clean = text.strip().lower().removesuffix("ib").removesuffix("b")
+    """A positive size: ``4GiB``, ``256MiB``, ``64KiB`` or a number of bytes (see
+    :func:`resilient_s3._planner.parse_size`)."""
     try:
-        if clean and clean[-1] in units:
-            value = int(float(clean[:-1]) * units[clean[-1]])
-        else:
-            value = int(clean)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4GiB, 64KiB)") from None
+        value = _parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"a size must be positive, not {text!r}")
     return value

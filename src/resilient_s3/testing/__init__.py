@@ -4,7 +4,7 @@
 
     from resilient_s3.testing import ChaosProxy, S3Server
 
-    with S3Server(buckets=["b"]) as srv, ChaosProxy(srv.endpoint_url, slowdown=0.1) as px:
+    with S3Server(buckets=["my-bucket"]) as srv, ChaosProxy(srv.endpoint_url, slowdown=0.1) as px:
         s3 = srv.boto3_client(endpoint_url=px.endpoint_url)
 
 The pytest plugin (entry point ``resilient_s3``) adds the fixtures ``s3_server`` (one server per

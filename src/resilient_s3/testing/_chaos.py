@@ -387,6 +387,8 @@ class ChaosProxy:
         if response is None:
             raise ProtocolError("upstream closed before answering")
         lose = terminal is not None and terminal.kind is FaultKind.LOSE_RESPONSE
+        if terminal is not None and terminal.kind is FaultKind.HOLD_ANSWER:
+            await asyncio.sleep(terminal.seconds)
         status = int(response.start_line.split(" ", 2)[1])
         if not lose:
             self._count_status(status)

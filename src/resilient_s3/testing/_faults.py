@@ -32,6 +32,10 @@ class FaultKind(StrEnum):
     which answers ``400 BadDigest`` when it checks the body's checksum."""
     DELAY = "delay"
     """The request is held for ``seconds`` before it is forwarded (latency, or a stall)."""
+    HOLD_ANSWER = "hold_answer"
+    """Forwarded and answered by the server; the answer is held for ``seconds`` before the
+    client gets it: the request succeeded, the client does not know yet (a slow
+    acknowledgement, or a client killed while waiting)."""
     EXPIRED_TOKEN = "expired_token"
     """400 ExpiredToken, not forwarded (also what registered key expiries produce)."""
 

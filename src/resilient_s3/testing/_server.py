@@ -92,7 +92,7 @@ class S3Server:
 
     ::
 
-        with S3Server(buckets=["b"]) as srv:
+        with S3Server(buckets=["my-bucket"]) as srv:
             s3 = boto3.client("s3", **srv.client_kwargs())
 
     Data lives in a temporary directory removed by :meth:`stop` unless ``data_dir`` is given.
@@ -114,6 +114,8 @@ class S3Server:
         extra_args: Sequence[str] = (),
     ) -> None:
         self._buckets = tuple(buckets)
+        for bucket in self._buckets:
+            _check_bucket_name(bucket)
         self._admin = Identity(
             "admin",
             access_key or "RS3" + secrets.token_hex(8).upper(),
@@ -226,7 +228,9 @@ class S3Server:
         return boto3.client("s3", **kwargs)
 
     def create_bucket(self, name: str) -> None:
-        """Create a bucket (a no-op when the admin already owns it)."""
+        """Create a bucket (a no-op when the admin already owns it); a name S3 would refuse
+        raises ValueError before any request."""
+        _check_bucket_name(name)
         client = self._admin_client()
         kwargs: dict[str, Any] = {"Bucket": name}
         if self._region != "us-east-1":
@@ -563,6 +567,15 @@ class S3Server:
         for identity in self._identities:  # weed does not log them today; stay safe anyway
             text = text.replace(identity.secret_key, "***")
         return "\n--- last lines of weed's log ---\n" + text
+
+
+def _check_bucket_name(name: str) -> None:
+    """S3's naming rules (3-63 lowercase letters, digits, dots, hyphens...), checked before the
+    server starts: a bad name in a test's fixture should fail with a reason, not a traceback
+    from weed's answer. A ValueError (InvalidUploadError is one)."""
+    from .._validation import validate_bucket_name  # pure; no SDK is imported
+
+    validate_bucket_name(name)
 
 
 def _file_identity(path: str | Path) -> list[int]:
