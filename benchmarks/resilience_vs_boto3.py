@@ -26,9 +26,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from resilient_s3._bench.harness import clean_up
 
 from resilient_s3 import ResilientUploader, UploadError
-from resilient_s3._bench.harness import clean_up
 from resilient_s3.testing import (
     ChaosProxy,
     CredentialVendor,

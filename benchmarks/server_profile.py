@@ -30,6 +30,7 @@ from resilient_s3._bench.data import make_data
 from resilient_s3._bench.harness import run_worker
 from resilient_s3._bench.protocol import GiB, MiB, RunSpec
 from resilient_s3._bench.servers import _free_port, process_cpu_seconds
+
 from resilient_s3.testing import S3Server
 
 # -- the few parts of Go's pprof format (gzipped protobuf) this needs ---------------------

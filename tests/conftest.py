@@ -22,7 +22,7 @@ def _journal_in_a_temporary_directory(
     """Uploads journal into the user cache directory by default; not from the tests."""
     import os
 
-    from resilient_s3._journal import ENV_DIR
+    from resilient_s3._upload.journal import ENV_DIR
 
     previous = os.environ.get(ENV_DIR)
     os.environ[ENV_DIR] = str(tmp_path_factory.mktemp("journal"))

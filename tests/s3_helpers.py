@@ -88,3 +88,14 @@ class Target:
     @property
     def session(self) -> boto3.Session:
         return admin_session(self.server)
+
+
+class Wrapped:
+    """A backend that forwards everything to the real one: subclass it to watch or change one
+    call (pass the subclass as ``_backend=`` to an uploader)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -1,7 +1,9 @@
 """resilient-s3: S3 uploads that succeed where plain boto3 fails intermittently.
 
-Public names load on first use: the pytest plugin this package registers imports it in every
-test session of a project that has it installed, and should not pay for botocore and aiohttp.
+The vocabulary (settings, results, errors, diagnoses, S3's limits) is imported at once; it
+loads no SDK. What talks to S3 loads on first use: the pytest plugin this package registers
+imports it in every test session of a project that has it installed, and should not pay for
+botocore and aiohttp.
 """
 
 from __future__ import annotations
@@ -9,56 +11,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._config import UploadConfig
+from ._diagnostics.diagnose import diagnose
+from ._diagnostics.model import Cause, Diagnosis
+from ._exceptions import (
+    CredentialRefreshError,
+    DirectoryUploadError,
+    IntegrityError,
+    InvalidUploadError,
+    ObjectExistsError,
+    ObjectTooLargeError,
+    RetriesExhaustedError,
+    S3RequestError,
+    SourceChangedError,
+    SourceError,
+    UploadError,
+)
+from ._limits import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from ._result import Checksum, CleanupReport, StaleUpload, UploaderStats, UploadResult
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._cleanup import CleanupReport, StaleUpload
-    from ._config import UploadConfig
-    from ._diagnostics import Cause, Diagnosis, diagnose
-    from ._exceptions import (
-        CredentialRefreshError,
-        IntegrityError,
-        InvalidUploadError,
-        ObjectExistsError,
-        ObjectTooLargeError,
-        RetriesExhaustedError,
-        S3RequestError,
-        SourceChangedError,
-        SourceError,
-        UploadError,
-    )
-    from ._planner import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
-    from ._result import Checksum, UploaderStats, UploadResult
-    from ._uploader import AsyncResilientUploader, DirectoryUploadError, ResilientUploader
+    from ._api.blocking import ResilientUploader
+    from ._api.uploader import AsyncResilientUploader
 
-_MODULE_OF = {
-    "AsyncResilientUploader": "._uploader",
-    "Cause": "._diagnostics",
-    "Checksum": "._result",
-    "CleanupReport": "._cleanup",
-    "CredentialRefreshError": "._exceptions",
-    "Diagnosis": "._diagnostics",
-    "DirectoryUploadError": "._uploader",
-    "IntegrityError": "._exceptions",
-    "InvalidUploadError": "._exceptions",
-    "MAX_OBJECT_SIZE": "._planner",
-    "MAX_PARTS": "._planner",
-    "MAX_PART_SIZE": "._planner",
-    "MIN_PART_SIZE": "._planner",
-    "ObjectExistsError": "._exceptions",
-    "ObjectTooLargeError": "._exceptions",
-    "ResilientUploader": "._uploader",
-    "RetriesExhaustedError": "._exceptions",
-    "S3RequestError": "._exceptions",
-    "StaleUpload": "._cleanup",
-    "SourceChangedError": "._exceptions",
-    "SourceError": "._exceptions",
-    "UploadConfig": "._config",
-    "UploadError": "._exceptions",
-    "UploadResult": "._result",
-    "UploaderStats": "._result",
-    "diagnose": "._diagnostics",
+_LAZY = {
+    "AsyncResilientUploader": "._api.uploader",
+    "ResilientUploader": "._api.blocking",
 }
+"""Public names whose modules import the SDK: loaded on first use."""
 
 __all__ = [
     "MAX_OBJECT_SIZE",
@@ -90,12 +71,21 @@ __all__ = [
     "diagnose",
 ]
 
+# Public classes say they are resilient_s3's, wherever they are defined.
+for _name in __all__:
+    _value = globals().get(_name)
+    if isinstance(_value, type):
+        _value.__module__ = __name__
+del _name, _value
+
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
+    if isinstance(value, type):
+        value.__module__ = __name__
     globals()[name] = value
     return value
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._exceptions import InvalidUploadError
-from ._planner import MiB
-from ._validation import validate_concurrency, validate_part_size, validate_threshold
+from ._limits import MiB, validate_concurrency, validate_part_size, validate_threshold
 
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32", "SHA256"]
 CHECKSUM_ALGORITHMS: tuple[ChecksumAlgorithm, ...] = ("CRC64NVME", "CRC32C", "CRC32", "SHA256")

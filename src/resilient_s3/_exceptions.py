@@ -14,7 +14,8 @@ errors are mapped once, where they are caught, and kept as ``__cause__`` and ``l
     ├── CredentialRefreshError      the credential provider failed when fresh credentials were due
     ├── S3RequestError              S3 (or the network to it) refused a request
     │   └── RetriesExhaustedError   a retryable failure that did not go away in time
-    └── IntegrityError              S3 stored something other than what was sent
+    ├── IntegrityError              S3 stored something other than what was sent
+    └── DirectoryUploadError        some files of a directory failed: every result and failure
 
 Every error names the bucket, key, upload id and part number where they apply and carries a
 ``diagnosis`` (see :func:`resilient_s3.diagnose`) when the cause is known.
@@ -25,8 +26,13 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from ._diagnostics.model import Diagnosis
+
 if TYPE_CHECKING:
-    from ._diagnostics import Diagnosis
+    from ._result import UploadResult
+
+_LISTED_FAILURES = 10
+"""Failures named in a DirectoryUploadError's message; ``failures`` holds them all."""
 
 
 class UploadError(Exception):
@@ -139,6 +145,56 @@ class S3RequestError(UploadError):
 class RetriesExhaustedError(S3RequestError):
     """A failure worth retrying persisted past the retry limits."""
 
+    @classmethod
+    def wrapping(cls, last: S3RequestError, reason: str) -> RetriesExhaustedError:
+        """The last attempt's failure, and why there was no other (``"10 attempts"``)."""
+        error = cls(
+            f"{last.message} (gave up after {reason})",
+            code=last.code,
+            status=last.status,
+            request_id=last.request_id,
+            bucket=last.bucket,
+            key=last.key,
+            upload_id=last.upload_id,
+            part_number=last.part_number,
+            diagnosis=last.diagnosis,
+            last_exception=last.last_exception,
+        )
+        error.server_time, error.retry_after = last.server_time, last.retry_after
+        error.attempts, error.unreachable = last.attempts, last.unreachable
+        error.credential_generation = last.credential_generation
+        return error
+
 
 class IntegrityError(UploadError):
     """The checksum S3 reports does not match the data that was sent."""
+
+
+class DirectoryUploadError(UploadError):
+    """Some files of ``upload_directory`` failed; the others were uploaded.
+
+    ``results`` holds every upload that landed, ``failures`` every file that did not, by key,
+    each with its own error and diagnosis.
+    """
+
+    def __init__(
+        self, message: str, *, results: list[UploadResult], failures: dict[str, UploadError]
+    ) -> None:
+        super().__init__(message)
+        self.results = results
+        self.failures = failures
+
+    @classmethod
+    def of(
+        cls,
+        results: list[UploadResult],
+        failures: dict[str, UploadError],
+        attempted: int,
+        what: str,
+    ) -> DirectoryUploadError:
+        listed = sorted(failures.items())
+        lines = [f"{len(failures)} of {attempted} {what} failed:"]
+        lines += [f"  {name}: {error.message}" for name, error in listed[:_LISTED_FAILURES]]
+        if len(listed) > _LISTED_FAILURES:
+            lines.append(f"  ... and {len(listed) - _LISTED_FAILURES} more (see .failures)")
+        return cls("\n".join(lines), results=results, failures=failures)

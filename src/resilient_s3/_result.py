@@ -1,7 +1,8 @@
-"""What an upload reports when it succeeds."""
+"""What uploads and clean-ups report: results, running totals, clean-up reports."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -68,3 +69,31 @@ class UploaderStats:
     credential_refreshes: int
     clock_offset: float
     """Seconds added to the local clock when signing (learned from the server)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleUpload:
+    key: str
+    upload_id: str
+    initiated: datetime.datetime
+    age: float
+    """Seconds since it was started."""
+
+
+@dataclass
+class CleanupReport:
+    """What ``cleanup`` found and did (``dry_run``: what it would do)."""
+
+    bucket: str
+    prefix: str
+    dry_run: bool
+    aborted: list[StaleUpload] = field(default_factory=list)
+    would_abort: list[StaleUpload] = field(default_factory=list)
+    """With ``dry_run``: the uploads a real run would abort (``aborted`` stays empty)."""
+    kept: list[StaleUpload] = field(default_factory=list)
+    """Uploads younger than the cutoff, left alone."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Upload id -> why it could not be aborted."""
+    retried_aborts: int = 0
+    """Aborts that failed earlier (remembered in the journal) and were done now."""
+    journal_entries_removed: int = 0

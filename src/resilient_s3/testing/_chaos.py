@@ -3,6 +3,9 @@
 Point any S3 client at ``proxy.endpoint_url``. Requests are relayed byte for byte (so SigV4
 signatures stay valid) except the ``Expect: 100-continue`` header, which is not signed: the
 proxy answers it itself, so that it can still refuse a request before its body is sent.
+
+Over 500 lines because relaying and faulting are one loop over one connection's requests:
+every fault acts at a different point of the same relay.
 """
 
 from __future__ import annotations

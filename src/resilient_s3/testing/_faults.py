@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -57,27 +57,45 @@ ERROR_ANSWERS: dict[FaultKind, tuple[int, str, str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Fault:
-    """One rule: inject ``kind`` with ``probability`` into requests of ``operations`` (all if
-    empty), at most ``limit`` times (no limit if None)."""
+    """One rule: inject ``kind`` with ``probability`` into requests of ``operations`` (any
+    iterable of S3 operation names; all operations if empty), at most ``limit`` times (no
+    limit if None)."""
 
     kind: FaultKind
-    probability: float = 1.0
-    operations: frozenset[str] = field(default_factory=frozenset)
-    after_bytes: int = 0
-    seconds: float = 0.0
-    limit: int | None = None
+    probability: float
+    operations: frozenset[str]
+    after_bytes: int
+    seconds: float
+    limit: int | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", FaultKind(self.kind))
-        object.__setattr__(self, "operations", frozenset(self.operations))
-        if not 0.0 <= self.probability <= 1.0:
-            raise ValueError(f"probability must be within 0..1, not {self.probability}")
-        if self.after_bytes < 0 or self.seconds < 0:
+    def __init__(
+        self,
+        kind: FaultKind | str,
+        probability: float = 1.0,
+        operations: Iterable[str] = (),
+        after_bytes: int = 0,
+        seconds: float = 0.0,
+        limit: int | None = None,
+    ) -> None:
+        kind = FaultKind(kind)
+        names = frozenset([operations] if isinstance(operations, str) else operations)
+        if kind is FaultKind.COMPLETE_ERROR and not names:
+            names = frozenset({"CompleteMultipartUpload"})
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be within 0..1, not {probability}")
+        if after_bytes < 0 or seconds < 0:
             raise ValueError("after_bytes and seconds must not be negative")
-        if self.kind is FaultKind.COMPLETE_ERROR and not self.operations:
-            object.__setattr__(self, "operations", frozenset({"CompleteMultipartUpload"}))
+        for name, value in (
+            ("kind", kind),
+            ("probability", probability),
+            ("operations", names),
+            ("after_bytes", after_bytes),
+            ("seconds", seconds),
+            ("limit", limit),
+        ):
+            object.__setattr__(self, name, value)
 
     def applies_to(self, operation: str) -> bool:
         return not self.operations or operation in self.operations

@@ -2,6 +2,10 @@
 
 Only the standard library is imported here at module level, so that the pytest plugin costs
 nothing in projects that never ask for a server; boto3 is imported when a server starts.
+
+It is long (about 700 lines) because it is one process's whole life: choosing ports with free
+gRPC twins, launching, waiting for readiness, and making sure no ``weed`` outlives its test
+run, even a SIGKILLed one. Split up, those pieces would only be read together.
 """
 
 from __future__ import annotations
@@ -573,7 +577,7 @@ def _check_bucket_name(name: str) -> None:
     """S3's naming rules (3-63 lowercase letters, digits, dots, hyphens...), checked before the
     server starts: a bad name in a test's fixture should fail with a reason, not a traceback
     from weed's answer. A ValueError (InvalidUploadError is one)."""
-    from .._validation import validate_bucket_name  # pure; no SDK is imported
+    from .._limits import validate_bucket_name  # the vocabulary: no SDK is imported
 
     validate_bucket_name(name)
 

@@ -1,0 +1,1 @@
+"""The public facades: the async uploader (the implementation) and its blocking shell."""

@@ -1,0 +1,206 @@
+"""The blocking face of the uploader: a thin shell that runs the async one on a loop thread."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import os
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO, Any, TypeVar
+
+from .._config import UploadConfig
+from .._result import CleanupReport, UploaderStats, UploadResult
+from .._types import (
+    BinaryReadable,
+    BotocoreConfigLike,
+    CredentialsCallable,
+    ProgressCallback,
+    SessionLike,
+)
+from .portal import LoopThread
+from .uploader import AsyncResilientUploader
+
+T = TypeVar("T")
+
+
+class ResilientUploader:
+    """The blocking face of :class:`AsyncResilientUploader`; same arguments, same behaviour.
+
+    It runs the async uploader on an event loop in a background thread. Progress callbacks are
+    called on that thread. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        session: SessionLike | None = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        credentials: CredentialsCallable | None = None,
+        botocore_config: BotocoreConfigLike | None = None,
+        verify: bool | str | None = None,
+        **seams: Any,
+    ) -> None:
+        self._async = AsyncResilientUploader(
+            session,
+            endpoint_url,
+            region_name,
+            config,
+            credentials=credentials,
+            botocore_config=botocore_config,
+            verify=verify,
+            **seams,  # the test seams: _sleep, _clock, _backend
+        )
+        self._loop = LoopThread("resilient-s3")
+        # Closes the async uploader and stops the loop on close(), collection or exit.
+        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._async)
+
+    @property
+    def config(self) -> UploadConfig:
+        return self._async.config
+
+    @property
+    def stats(self) -> UploaderStats:
+        """See :attr:`AsyncResilientUploader.stats`."""
+        return self._async.stats
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """See :attr:`AsyncResilientUploader.endpoint_url`."""
+        return self._async.endpoint_url
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
+
+    def __enter__(self) -> ResilientUploader:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def open(self) -> None:
+        """See :meth:`AsyncResilientUploader.open`; ``with`` calls it."""
+        self._run(self._async.open)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def _run(self, func: Callable[[], Awaitable[T]]) -> T:
+        if not self._finalizer.alive:
+            raise RuntimeError("this uploader is closed")
+        future = self._loop.portal.start_task_soon(func)
+        try:
+            return future.result()
+        except BaseException as exc:
+            # Interrupted in this thread: cancel the upload and wait for it to wind down. On
+            # KeyboardInterrupt (Ctrl-C) it aborts its multipart upload; on SystemExit (a
+            # signal handler ending the process, e.g. for SIGTERM) a journaled multipart
+            # upload of a file is left for a later run to resume instead.
+            pipeline = self._async._pipeline
+            if isinstance(exc, SystemExit) and pipeline is not None:
+                pipeline.suspending = True
+            future.cancel()
+            concurrent.futures.wait([future], timeout=90)
+            raise
+
+    def upload_file(
+        self,
+        filename: str | os.PathLike[str],
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> UploadResult:
+        """See :meth:`AsyncResilientUploader.upload_file`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_file,
+                filename,
+                bucket,
+                key,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
+            )
+        )
+
+    def upload_fileobj(
+        self,
+        fileobj: IO[bytes] | BinaryReadable,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> UploadResult:
+        """See :meth:`AsyncResilientUploader.upload_fileobj`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_fileobj,
+                fileobj,
+                bucket,
+                key,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
+            )
+        )
+
+    def cleanup(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        older_than: float = 24 * 3600,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """See :meth:`AsyncResilientUploader.cleanup`."""
+        return self._run(
+            functools.partial(
+                self._async.cleanup, bucket, prefix, older_than=older_than, dry_run=dry_run
+            )
+        )
+
+    def resume_interrupted(self) -> list[UploadResult]:
+        """See :meth:`AsyncResilientUploader.resume_interrupted`."""
+        return self._run(self._async.resume_interrupted)
+
+    def upload_directory(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> list[UploadResult]:
+        """See :meth:`AsyncResilientUploader.upload_directory`."""
+        return self._run(
+            functools.partial(
+                self._async.upload_directory,
+                directory,
+                bucket,
+                prefix,
+                extra_args,
+                on_progress,
+                overwrite=overwrite,
+            )
+        )
+
+
+def _shut_down(loop: LoopThread, uploader: AsyncResilientUploader) -> None:
+    try:
+        loop.portal.call(uploader.aclose)
+    finally:
+        loop.stop()

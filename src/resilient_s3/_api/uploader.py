@@ -1,0 +1,380 @@
+"""The async uploader: the implementation (its blocking shell is in ``blocking``).
+
+Opening an uploader composes the layers below: the user's session is read (``_s3.session``),
+one credential owner and one server clock sign every request (``_auth``), the S3 transport
+and backend carry them (``_s3``, ``_upload.s3_backend``), one retrier with its fixes decides
+what happens after a failure (``_resilience``), and the pipeline runs uploads (``_upload``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO, Any
+
+import anyio
+
+from .._auth.clock import ServerClock
+from .._auth.credentials import CredentialOwner
+from .._auth.signer import RequestSigner
+from .._auth.sigv4 import Clock, utc_now
+from .._config import UploadConfig
+from .._diagnostics.codes import Action
+from .._exceptions import InvalidUploadError
+from .._limits import validate_key, validate_request_bucket
+from .._resilience.concurrency import AdaptiveLimiter
+from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix, credential_fix
+from .._result import CleanupReport, UploaderStats, UploadResult
+from .._s3.errors import Where, check_endpoint_url
+from .._s3.session import SessionSettings, make_client, resolve_session
+from .._s3.transport import S3Transport
+from .._types import (
+    BinaryReadable,
+    BotocoreConfigLike,
+    CredentialsCallable,
+    ProgressCallback,
+    SessionLike,
+)
+from .._upload.backend import UploadBackend
+from .._upload.checksums import CHECKSUM_KINDS
+from .._upload.cleanup import cleanup
+from .._upload.directory import upload_tree
+from .._upload.interrupted import resume_interrupted
+from .._upload.journal import Journal
+from .._upload.pipeline import Pipeline, UploadRequest
+from .._upload.s3_backend import S3Backend
+from .._upload.source import FileSource, Source, StreamSource
+
+logger = logging.getLogger("resilient_s3")
+
+# extra_args the uploader sets itself, or that make no sense for an upload.
+_RESERVED_ARGS = frozenset(
+    {"Bucket", "Key", "Body", "ContentLength", "ContentMD5", "ChecksumAlgorithm", "UploadId"}
+)
+
+BackendHook = Callable[[UploadBackend], UploadBackend]
+"""Wraps the backend an uploader opens (tests: to see or change what S3 answers)."""
+
+
+class AsyncResilientUploader:
+    """Uploads files and streams to S3, resiliently. Use ``async with`` or call :meth:`aclose`.
+
+    ``session`` is the boto3, botocore, aioboto3 or aiobotocore session whose credentials,
+    region and profile to use (default: ``boto3.Session()``). ``credentials``, a sync or async
+    callable returning temporary credentials with their expiry (a mapping with ``access_key``,
+    ``secret_key``, ``token``, ``expiry_time``, or ``AccessKeyId``, ``SecretAccessKey``,
+    ``SessionToken``, ``Expiration``), replaces the session's. ``botocore_config`` is merged into
+    the client configuration; ``verify`` is botocore's (False, or a CA bundle path).
+
+    The keyword arguments starting with ``_`` are seams for tests, not API: ``_sleep`` waits
+    between retries, ``_clock`` is the local UTC clock, ``_backend`` wraps the S3 backend.
+    """
+
+    def __init__(
+        self,
+        session: SessionLike | None = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        credentials: CredentialsCallable | None = None,
+        botocore_config: BotocoreConfigLike | None = None,
+        verify: bool | str | None = None,
+        _sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+        _clock: Clock = utc_now,
+        _backend: BackendHook | None = None,
+    ) -> None:
+        check_endpoint_url(endpoint_url)
+        self.config = config or UploadConfig()
+        self._session = session
+        self._credentials = credentials
+        self._sleep = _sleep
+        self._backend_hook = _backend
+        self._clock = ServerClock(_clock)
+        self._owner: CredentialOwner | None = None
+        self._limiter = AdaptiveLimiter(self.config.max_concurrency)
+        self._budget = RetryBudget()
+        self._settings = SessionSettings(endpoint_url, region_name, botocore_config, verify)
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._pipeline: Pipeline | None = None
+        self._s3: S3Backend | None = None
+        self._opening: anyio.Lock | None = None
+        self._closed = False
+        self._kept_for_resume: list[Where] = []
+        """Multipart uploads stopped by a process exit and left to resume (see _run)."""
+
+    def __repr__(self) -> str:
+        endpoint = self._settings.endpoint_url or "aws"
+        return f"<AsyncResilientUploader endpoint={endpoint} config={self.config!r}>"
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The S3 endpoint this uploader talks to: as resolved once it is open (for AWS, the
+        region's), as configured before (None for AWS)."""
+        if self._s3 is not None:
+            return self._s3.endpoint_url
+        return self._settings.endpoint_url
+
+    async def __aenter__(self) -> AsyncResilientUploader:
+        try:
+            await self.open()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def open(self) -> None:
+        """Create the clients now (else the first upload does): a bad session, profile or
+        endpoint configuration fails here. ``async with`` calls it."""
+        await self._ensure_open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        stack, self._stack, self._pipeline = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _ensure_open(self) -> Pipeline:
+        if self._closed:
+            raise RuntimeError("this uploader is closed")
+        if self._pipeline is not None:
+            return self._pipeline
+        if self._opening is None:
+            self._opening = anyio.Lock()
+        async with self._opening:
+            if self._pipeline is None:
+                stack = contextlib.AsyncExitStack()
+                try:
+                    pipeline = await self._open(stack)
+                except BaseException:
+                    await stack.aclose()
+                    raise
+                self._stack, self._pipeline = stack, pipeline
+                # Aborts that failed in an earlier run get one more try (see cleanup()).
+                await pipeline.aborts.retry_remembered(limit=16, seconds=30, max_attempts=1)
+        return self._pipeline
+
+    async def _open(self, stack: contextlib.AsyncExitStack) -> Pipeline:
+        config, clock, settings = self.config, self._clock, self._settings
+        resolved = await resolve_session(self._session, with_credentials=not self._credentials)
+        # Loading the S3 model and endpoint rules costs tens of milliseconds: off the loop.
+        client = await anyio.to_thread.run_sync(
+            functools.partial(make_client, resolved, settings, timeouts=config)
+        )
+        owner = self._owner = CredentialOwner(
+            self._credentials or resolved.credentials,
+            refresh_ahead=config.credential_refresh_ahead,
+            now=lambda: time.time() + clock.offset,
+        )
+        transport = S3Transport(
+            client,
+            RequestSigner(owner, clock),
+            max_connections=config.max_concurrency,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            verify=settings.verify,
+            min_speed=config.min_speed,
+        )
+        stack.push_async_callback(transport.close)
+        sign_payload = config.sign_payload
+        if sign_payload is None:  # as the AWS SDKs do: hashed over http, not over https
+            sign_payload = not transport.is_https
+        kind = CHECKSUM_KINDS[config.checksum_algorithm]
+        self._s3 = S3Backend(transport, kind, sign_payload=sign_payload)
+        backend = self._backend_hook(self._s3) if self._backend_hook else self._s3
+        retrier = Retrier(
+            RetryPolicy(max_attempts=config.max_attempts),
+            limiter=self._limiter,
+            budget=self._budget,
+            fixes={
+                Action.REFRESH_CREDENTIALS: credential_fix(owner),
+                Action.CORRECT_CLOCK: clock_fix(clock),
+            },
+            sleep=self._sleep,
+        )
+        return Pipeline(
+            backend,
+            config,
+            retrier=retrier,
+            journal=Journal(config.journal_dir),
+            clock_offset=lambda: clock.offset,
+            credential_refreshes=lambda: owner.refreshes,
+            suspended=self._kept_for_resume,
+        )
+
+    @property
+    def stats(self) -> UploaderStats:
+        """What this uploader has done so far, and how it is adapting."""
+        pipeline = self._pipeline
+        totals = pipeline.totals if pipeline is not None else None
+        return UploaderStats(
+            attempts=totals.attempts if totals else 0,
+            retries=dict(totals.retries) if totals else {},
+            concurrency_limit=self._limiter.limit,
+            concurrency_max=self._limiter.maximum,
+            concurrency_lowest=self._limiter.lowest,
+            concurrency_decreases=self._limiter.decreases,
+            retry_budget=self._budget.tokens,
+            credential_refreshes=self._owner.refreshes if self._owner else 0,
+            clock_offset=self._clock.offset,
+        )
+
+    async def upload_file(
+        self,
+        filename: str | os.PathLike[str],
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> UploadResult:
+        """Upload a file; a single PUT below ``multipart_threshold``, parts above it.
+
+        ``overwrite=False`` refuses to replace an existing object (``If-None-Match: *``):
+        :class:`ObjectExistsError`, and nothing is written. Running the same upload again after
+        a crash resumes it (see ``UploadConfig.resume``).
+        """
+        args = self._check(bucket, key, extra_args, overwrite)
+        source = FileSource(filename)
+        try:
+            return await self._upload(source, bucket, key, args, on_progress)
+        finally:
+            source.close()
+
+    async def upload_fileobj(
+        self,
+        fileobj: IO[bytes] | BinaryReadable,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> UploadResult:
+        """Upload a binary stream from its current position; seekable or not (pipes, sockets).
+
+        The stream is read in order and left open. ``overwrite`` as for :meth:`upload_file`.
+        """
+        args = self._check(bucket, key, extra_args, overwrite)
+        return await self._upload(StreamSource(fileobj), bucket, key, args, on_progress)
+
+    async def upload_directory(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> list[UploadResult]:
+        """Upload every regular file below ``directory`` to ``prefix`` + its relative path.
+
+        All files share the uploader's one concurrency bound. Every file with a valid key is
+        attempted; if any fail, :class:`DirectoryUploadError` lists them (invalid keys
+        included) with the results of the others. ``on_progress`` receives the bytes done
+        across all files and their total.
+        """
+        args = self._check_args(bucket, extra_args, overwrite)
+        pipeline = await self._ensure_open()  # a bad session fails here, before any file
+        return await upload_tree(
+            pipeline,
+            directory,
+            bucket,
+            prefix,
+            args,
+            on_progress,
+            workers=self.config.max_concurrency,
+        )
+
+    async def cleanup(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        older_than: float = 24 * 3600,
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Abort the multipart uploads below ``prefix`` started more than ``older_than``
+        seconds ago (by any tool), retry aborts that failed earlier, and remove journal entries
+        whose upload is gone. ``dry_run`` only reports."""
+        self._check_bucket(bucket)
+        pipeline = await self._ensure_open()
+        assert self._s3 is not None
+        return await cleanup(
+            self._s3,
+            pipeline.retrier,
+            pipeline.aborts,
+            pipeline.journal,
+            bucket,
+            prefix,
+            older_than=older_than,
+            dry_run=dry_run,
+            now=self._clock.now().replace(tzinfo=datetime.UTC),
+        )
+
+    async def resume_interrupted(self) -> list[UploadResult]:
+        """Finish every upload to this endpoint that a crash interrupted (see the journal):
+        each file is uploaded again, sending only its missing parts. Uploads that used SSE-C
+        keys are left for the caller, who has the key, to run again; one whose file is gone
+        is aborted. If some fail, :class:`DirectoryUploadError` lists them with the results
+        of the others."""
+        return await resume_interrupted(await self._ensure_open())
+
+    def _check_bucket(self, bucket: str) -> None:
+        # Buckets named by the rules before March 2018 exist on AWS only.
+        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
+
+    def _check(
+        self, bucket: str, key: str, extra_args: Mapping[str, Any] | None, overwrite: bool
+    ) -> Mapping[str, Any]:
+        args = self._check_args(bucket, extra_args, overwrite)
+        try:
+            validate_key(key)
+        except InvalidUploadError as exc:
+            exc.bucket, exc.key = bucket, key
+            raise
+        return args
+
+    def _check_args(
+        self, bucket: str, extra_args: Mapping[str, Any] | None, overwrite: bool
+    ) -> Mapping[str, Any]:
+        """What is checked once per call: the bucket and the extra_args."""
+        self._check_bucket(bucket)
+        args = dict(extra_args or {})
+        reserved = sorted(_RESERVED_ARGS & args.keys())
+        if reserved:
+            raise InvalidUploadError(
+                f"extra_args may not set {', '.join(reserved)}: the uploader sets them itself "
+                "(choose the checksum with UploadConfig(checksum_algorithm=...))",
+                bucket=bucket,
+            )
+        customer_key = args.get("SSECustomerKey")
+        if customer_key is not None and not isinstance(customer_key, bytes | str):
+            raise InvalidUploadError(
+                "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
+                bucket=bucket,
+            )
+        if not overwrite:
+            args["IfNoneMatch"] = "*"
+        return args
+
+    async def _upload(
+        self,
+        source: Source,
+        bucket: str,
+        key: str,
+        extra_args: Mapping[str, Any],
+        on_progress: ProgressCallback | None,
+    ) -> UploadResult:
+        pipeline = await self._ensure_open()
+        return await pipeline.upload(UploadRequest(source, bucket, key, extra_args, on_progress))

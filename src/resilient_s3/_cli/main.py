@@ -1,0 +1,46 @@
+"""The ``resilient-s3`` command line: the parser and the dispatch to each command's module.
+
+``bench`` is handed over before parsing, so that the benchmark harness (a sibling package)
+is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import chaos, maintain, upload
+from .common import EXIT_CODES
+
+BENCH_HELP = "compare S3 upload clients on the same server, data and faults"
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resilient-s3",
+        description="Resilient S3 uploads: retries, resume, diagnosis.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    upload.add_parsers(sub)
+    maintain.add_parser(sub)
+    chaos.add_parser(sub)
+    sub.add_parser("bench", help=BENCH_HELP, add_help=False)  # parsed by the harness itself
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:
+        from resilient_s3_bench import cli as bench
+
+        return bench.main(arguments[1:], prog="resilient-s3 bench")
+    command_line = parser()
+    args = command_line.parse_args(arguments)
+    if args.command == "chaos":
+        return chaos.run(args)
+    if args.command == "cleanup":
+        return maintain.run(args)
+    return upload.run(command_line, args)

@@ -1,0 +1,59 @@
+"""The words of a diagnosis: a named cause, what shows it, and what fixes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Cause(StrEnum):
+    """Why a request failed. Members compare equal to their string values."""
+
+    PRESIGNED_URL_EXPIRED = "presigned-url-expired"
+    CLOCK_SKEW = "clock-skew"
+    CREDENTIALS_EXPIRED = "credentials-expired"
+    SIGNATURE_MISMATCH = "signature-mismatch"
+    INVALID_ACCESS_KEY = "invalid-access-key"
+    REGION_MISMATCH = "region-mismatch"
+    THROTTLED = "throttled"
+    PERMISSION_DENIED = "permission-denied"
+    EXPLICIT_DENY = "explicit-deny"
+    KMS_DENIED = "kms-denied"
+    ENTITY_TOO_LARGE = "entity-too-large"
+    ENTITY_TOO_SMALL = "entity-too-small"
+    NO_SUCH_BUCKET = "no-such-bucket"
+    NO_SUCH_UPLOAD = "no-such-upload"
+    SIGV2_UNSUPPORTED = "sigv2-unsupported"
+    NETWORK = "network"
+    SERVER_ERROR = "server-error"
+    CHECKSUM_MISMATCH = "checksum-mismatch"
+    """S3 computed another checksum (or payload hash) than the request carried."""
+    CREDENTIAL_PROVIDER_FAILED = "credential-provider-failed"
+    """The credential provider (a profile's process, SSO, assume-role, a ``credentials=``
+    callable) raised when credentials were needed."""
+    NO_CREDENTIALS = "no-credentials"
+    """No credentials were found anywhere in the chain."""
+    INVALID_CONFIGURATION = "invalid-configuration"
+    """The endpoint URL, profile or region cannot work as given; nothing was sent."""
+    INVALID_REQUEST = "invalid-request"
+    """S3 refused the request's parameters (bucket name, argument values)."""
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A named cause, what shows it, and what a person can do about it.
+
+    ``retryable`` says whether sending the request again can succeed, after the fix the cause
+    calls for (fresh credentials, the server's clock, a new presigned URL): the retry
+    classifier's verdict for the same answer.
+    """
+
+    cause: Cause
+    summary: str
+    evidence: tuple[str, ...] = ()
+    fixes: tuple[str, ...] = ()
+    retryable: bool = False

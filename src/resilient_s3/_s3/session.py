@@ -1,0 +1,129 @@
+"""Read the session a user already has: its credential source, region and profile, and a
+botocore client for the S3 model and endpoint rules.
+
+Accepted, by what they do rather than what they are: ``None`` (a default ``boto3.Session()``),
+``boto3.Session``, ``botocore.session.Session``, ``aioboto3.Session`` and aiobotocore's
+``AioSession`` (whose credential methods are coroutines). No aiobotocore is needed: the library
+talks to S3 through its own HTTP path, with botocore's serializers and parsers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import botocore
+import botocore.session
+from botocore.config import Config
+
+from .._exceptions import InvalidUploadError, UploadError
+from .errors import session_error
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Where and how to connect; everything a transport needs besides the session."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    botocore_config: Any = None
+    verify: bool | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSession:
+    """What a user's session says: its credentials (a botocore credentials object, or None
+    if the chain found none), region and profile."""
+
+    credentials: Any
+    region: str | None
+    profile: str | None
+
+
+def botocore_session_of(session: Any) -> Any:
+    """The botocore-level session inside ``session`` (a boto3 or aioboto3 session wraps one)."""
+    if session is None:
+        import boto3
+
+        session = boto3.Session()
+    inner = getattr(session, "_session", session)
+    if hasattr(inner, "get_credentials") and hasattr(inner, "get_config_variable"):
+        return inner
+    raise InvalidUploadError(
+        "session must be a boto3.Session, aioboto3.Session, botocore or aiobotocore session, "
+        f"not {type(session).__name__}"
+    )
+
+
+async def resolve_session(session: Any, *, with_credentials: bool = True) -> ResolvedSession:
+    """The session's credential source, region and profile; botocore's failures (an unknown
+    profile, a broken credential provider) as UploadErrors."""
+    inner = botocore_session_of(session)
+    try:
+        credentials = await _credentials_of(inner) if with_credentials else None
+        region = inner.get_config_variable("region")
+        profile = inner.get_config_variable("profile")
+    except UploadError:
+        raise
+    except Exception as exc:
+        raise session_error(exc) from exc
+    return ResolvedSession(
+        credentials,
+        region if isinstance(region, str) else None,
+        profile if isinstance(profile, str) else None,
+    )
+
+
+async def _credentials_of(inner: Any) -> Any:
+    getter = inner.get_credentials
+    if inspect.iscoroutinefunction(getter):  # aiobotocore
+        return await getter()
+    # Resolving the credential chain may do I/O (instance metadata, SSO cache, assume-role).
+    return await anyio.to_thread.run_sync(getter)
+
+
+def make_client(resolved: ResolvedSession, settings: SessionSettings, *, timeouts: Any) -> Any:
+    """An unsigned botocore S3 client that is never used to send anything: its service model,
+    serializer and endpoint rules build resilient-s3's requests (``timeouts`` is the
+    UploadConfig: connect and read timeouts, concurrency)."""
+    region = settings.region_name or resolved.region
+    if region is None and settings.endpoint_url:
+        region = "us-east-1"
+    try:
+        session = botocore.session.Session(profile=resolved.profile)
+        return session.create_client(
+            "s3",
+            region_name=region,
+            endpoint_url=settings.endpoint_url,
+            # Never used to send: its CA bundle would cost about 30 ms of CPU for nothing.
+            verify=False,
+            config=_client_config(timeouts, settings),
+        )
+    except UploadError:
+        raise
+    except Exception as exc:
+        raise session_error(exc) from exc
+
+
+def _client_config(timeouts: Any, settings: SessionSettings) -> Config:
+    s3: dict[str, Any] = {}
+    user = settings.botocore_config
+    user_s3 = getattr(user, "s3", None) or {}
+    if settings.endpoint_url and "addressing_style" not in user_s3:
+        # Custom endpoints (MinIO, SeaweedFS, localhost) rarely resolve bucket subdomains.
+        s3["addressing_style"] = "path"
+    ours = Config(
+        # Signing is resilient-s3's, with the uploader's credential owner and clock offset.
+        signature_version=botocore.UNSIGNED,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=timeouts.connect_timeout,
+        read_timeout=timeouts.read_timeout,
+        max_pool_connections=timeouts.max_concurrency,
+        s3=s3 or None,
+    )
+    if user is None:
+        return ours
+    merged: Config = Config(**user._user_provided_options).merge(ours)
+    return merged

@@ -1,0 +1,476 @@
+"""Runs one upload: a single PUT, or a multipart upload through a bounded pool of part workers.
+
+Data flow of a multipart upload::
+
+    reader task --(part body, its digest)--> channel --> N part workers --> backend
+
+The reader checksums one part ahead of the workers: a file part through a small buffer in a
+worker thread (it is read again as it is sent), a stream's part into a pooled buffer (at most
+``max_concurrency + 2`` exist), so memory is independent of the object's size. Every request
+goes through the retrier; the backend decides where it goes (S3, or presigned URLs). The
+multipart upload is aborted, shielded from cancellation, whenever it does not complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from .._config import UploadConfig
+from .._diagnostics.codes import Action
+from .._exceptions import (
+    IntegrityError,
+    ObjectTooLargeError,
+    S3RequestError,
+    UploadError,
+)
+from .._limits import MAX_PARTS, format_size
+from .._resilience.retry import Counters, Fix, Retrier, reread_fix
+from .._result import Checksum, UploadResult
+from .._s3.errors import Where
+from .._types import ProgressCallback
+from .aborts import Aborts
+from .backend import StoredBody, UploadBackend
+from .body import Body
+from .checksums import PartDigest
+from .commit import Commit, SentPart, exists_error, part_args, refuses_overwrite, with_token
+from .journal import Journal
+from .parts import PartReader
+from .planner import Part, UploadPlan, plan_upload, stream_capacity, stream_part_size
+from .progress import Progress
+from .resume import Resumed, Resumption
+from .source import FileSource, Source
+
+logger = logging.getLogger("resilient_s3")
+
+ReadPart = tuple[Part, Body, PartDigest]
+"""A part ready to send, with its digest; whoever holds it calls ``body.done()``."""
+Emit = Callable[[Part, Body, PartDigest], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    source: Source
+    bucket: str
+    key: str
+    extra_args: Mapping[str, Any]
+    on_progress: ProgressCallback | None = None
+    part_size: int | None = None
+    """Instead of the configured one (resuming an upload cut another way)."""
+
+    @property
+    def where(self) -> Where:
+        return Where(self.bucket, self.key)
+
+
+class Pipeline:
+    """Uploads through one backend, sharing one retrier (its request limiter and budget) and
+    one buffer pool."""
+
+    def __init__(
+        self,
+        backend: UploadBackend,
+        config: UploadConfig,
+        *,
+        retrier: Retrier,
+        journal: Journal,
+        clock_offset: Callable[[], float] = lambda: 0.0,
+        credential_refreshes: Callable[[], int] = lambda: 0,
+        suspended: list[Where] | None = None,
+    ) -> None:
+        self.backend = backend
+        self._config = config
+        self.retrier = retrier
+        self.journal = journal
+        self.commit = Commit(backend, retrier)
+        self.aborts = Aborts(backend, retrier, journal)
+        self._parts = PartReader(backend.kind, backend.signs_payload, config.max_concurrency + 2)
+        self._kind = backend.kind
+        self._clock_offset = clock_offset
+        self._credential_refreshes = credential_refreshes
+        self.totals = Counters()
+        """Attempts and retries of every upload so far."""
+        self.suspending = False
+        """Set when the process is told to exit (SIGTERM): uploads that are cancelled then
+        and can be resumed are left open in the journal instead of aborted."""
+        self.suspended = suspended if suspended is not None else []
+        """The multipart uploads left to resume that way."""
+
+    async def upload(self, request: UploadRequest) -> UploadResult:
+        counters = Counters()
+        try:
+            result = await self._upload(request, counters)
+            if self._config.verify_after_upload:
+                await self.commit.verify(request.where, request.extra_args, result, counters)
+            return result
+        except UploadError as exc:
+            _locate(exc, request.where)
+            refused = isinstance(exc, S3RequestError) and exc.code == "PreconditionFailed"
+            if refused and refuses_overwrite(request.extra_args):
+                raise exists_error(request.where) from exc
+            raise
+        finally:
+            self.totals.attempts += counters.attempts
+            for cause, n in counters.retries.items():
+                self.totals.retries[cause] = self.totals.retries.get(cause, 0) + n
+
+    async def _upload(self, request: UploadRequest, counters: Counters) -> UploadResult:
+        started = time.monotonic()
+        refreshes_before = self._credential_refreshes()
+        source = request.source
+        upload_id: str | None = None
+        if source.size is not None:
+            plan = plan_upload(
+                source.size,
+                multipart_threshold=self._config.multipart_threshold,
+                part_size=request.part_size or self._config.part_size,
+            )
+            if plan.strategy == "single":
+                stored, checksum, size = await self._single(request, counters, plan.size)
+                parts = 1
+            else:
+                stored, checksum, size, parts, upload_id = await self._multipart(
+                    request, counters, plan
+                )
+        else:
+            stored, checksum, size, parts, upload_id = await self._stream(request, counters)
+        return UploadResult(
+            bucket=request.bucket,
+            key=request.key,
+            size=size,
+            etag=stored.etag,
+            version_id=stored.version_id,
+            checksum=checksum,
+            strategy="single" if upload_id is None else "multipart",
+            parts=parts,
+            attempts=counters.attempts,
+            retries=dict(counters.retries),
+            credential_refreshes=self._credential_refreshes() - refreshes_before,
+            clock_offset=self._clock_offset(),
+            resumed_parts=counters.resumed_parts,
+            elapsed=time.monotonic() - started,
+            upload_id=upload_id,
+        )
+
+    # -- single PUT --------------------------------------------------------------------------
+
+    async def _single(
+        self, request: UploadRequest, counters: Counters, size: int
+    ) -> tuple[StoredBody, Checksum, int]:
+        body, digest = await self._parts.prepare(request.source, Part(1, 0, size))
+        try:
+            progress = Progress(size, request.on_progress)
+            return await self._put(request, counters, body, digest, progress)
+        finally:
+            body.done()
+
+    async def _put(
+        self,
+        request: UploadRequest,
+        counters: Counters,
+        body: Body,
+        digest: PartDigest,
+        progress: Progress,
+    ) -> tuple[StoredBody, Checksum, int]:
+        where = request.where
+        args = request.extra_args
+        token = None
+        if refuses_overwrite(args):
+            # A conditional PUT whose answer is lost is refused on retry by its own write; a
+            # token in the metadata tells that apart from an object someone else wrote.
+            token = secrets.token_hex(16)
+            args = with_token(args, token)
+        try:
+            stored = await self.retrier.run(
+                lambda: self.backend.put_object(where, body, digest, args, progress.tracker(1)),
+                counters,
+                fixes=self._reread(request.source, body, digest),
+            )
+        except S3RequestError as exc:
+            if token is None or exc.code != "PreconditionFailed" or exc.attempts < 2:
+                raise
+            head = await self.commit.confirm(
+                where, request.extra_args, token, body.length, None, counters
+            )
+            if head is None:
+                raise
+            stored = StoredBody(head.get("ETag", ""), head.get("VersionId"), digest.checksum_b64)
+        self._check_echo(stored, digest, where)
+        progress.finished()
+        confirmed = stored.checksum is not None
+        checksum = Checksum(self._kind.algorithm, digest.checksum_b64, confirmed=confirmed)
+        return stored, checksum, body.length
+
+    # -- multipart ---------------------------------------------------------------------------
+
+    async def _multipart(
+        self, request: UploadRequest, counters: Counters, plan: UploadPlan
+    ) -> tuple[StoredBody, Checksum, int, int, str]:
+        progress = Progress(plan.size, request.on_progress)
+        resumption = self._resumption(request)
+        try:
+            resumed = None
+            if resumption is not None:
+                resumed = await resumption.find(
+                    request.where,
+                    plan,
+                    request.extra_args,
+                    counters,
+                    partial(
+                        self.aborts.abort, reason="a stale interrupted upload", counters=counters
+                    ),
+                )
+            skip = resumed.parts if resumed is not None else {}
+            counters.resumed_parts = len(skip)
+            progress.advance(sum(part.length for part, _, _ in skip.values()))
+
+            async def read_parts(emit: Emit) -> None:
+                for part in plan.parts():
+                    if part.number not in skip:
+                        body, digest = await self._parts.prepare(request.source, part)
+                        await emit(part, body, digest)
+
+            return await self._run_multipart(
+                request, counters, progress, read_parts, plan, resumption, resumed
+            )
+        finally:
+            if resumption is not None:
+                resumption.close()
+
+    def _resumption(self, request: UploadRequest) -> Resumption | None:
+        if not (self._config.resume and isinstance(request.source, FileSource)):
+            return None
+        return Resumption.open(
+            self.journal,
+            request.source,
+            request.where,
+            endpoint=self.backend.endpoint_url,
+            backend=self.backend,
+            retrier=self.retrier,
+        )
+
+    async def _stream(
+        self, request: UploadRequest, counters: Counters
+    ) -> tuple[StoredBody, Checksum, int, int, str | None]:
+        """A stream of unknown size: single PUT if it ends within the first part."""
+        base = self._config.part_size
+        first, first_digest = await self._parts.prepare(request.source, Part(1, 0, base))
+        if first.length < base:
+            try:
+                stored, checksum, size = await self._put(
+                    request,
+                    counters,
+                    first,
+                    first_digest,
+                    Progress(first.length, request.on_progress),
+                )
+            finally:
+                first.done()
+            return stored, checksum, size, 1, None
+
+        async def read_parts(emit: Emit) -> None:
+            await emit(Part(1, 0, base), first, first_digest)
+            offset, number = base, 2
+            while True:
+                if number > MAX_PARTS:
+                    await self._refuse_overlong_stream(request.source, offset, base)
+                    return
+                length = stream_part_size(number, base)
+                body, digest = await self._parts.prepare(
+                    request.source, Part(number, offset, length)
+                )
+                got = body.length
+                if got == 0:
+                    body.done()
+                    return
+                await emit(Part(number, offset, got), body, digest)
+                if got < length:
+                    return
+                offset += got
+                number += 1
+
+        progress = Progress(None, request.on_progress)
+        return await self._run_multipart(request, counters, progress, read_parts)
+
+    async def _run_multipart(
+        self,
+        request: UploadRequest,
+        counters: Counters,
+        progress: Progress,
+        read_parts: Callable[[Emit], Awaitable[None]],
+        plan: UploadPlan | None = None,
+        resumption: Resumption | None = None,
+        resumed: Resumed | None = None,
+    ) -> tuple[StoredBody, Checksum, int, int, str]:
+        args = request.extra_args
+        if resumed is not None:
+            upload_id, token = resumed.upload_id, resumed.token
+            done = dict(resumed.parts)
+        else:
+            await self.commit.refuse_existing(request.where, args, counters)
+            token = secrets.token_hex(16)
+            upload_id = await self.commit.create(request.where, args, token, counters)
+            done = {}
+        where = Where(request.bucket, request.key, upload_id)
+        per_part_args = part_args(args)
+        try:
+            if resumption is not None and resumed is None:
+                assert plan is not None
+                header = await resumption.describe(where, plan, args, upload_id, token)
+                resumption.started(header)
+            await self._send_parts(
+                request, counters, progress, read_parts, where, per_part_args, done, resumption
+            )
+            if isinstance(request.source, FileSource):
+                await anyio.to_thread.run_sync(request.source.check_unchanged)
+            ordered: list[SentPart] = [done[n] for n in sorted(done)]
+            size = sum(part.length for part, _, _ in ordered)
+            completed, checksum = await self.commit.complete(where, args, ordered, token, counters)
+        except BaseException as exc:
+            _locate(exc, where)
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            if cancelled and self.suspending and resumption and resumption.resumable:
+                logger.info(
+                    "upload %s of s3://%s/%s stopped and kept for resume (%d of its parts "
+                    "are uploaded)",
+                    upload_id,
+                    where.bucket,
+                    where.key,
+                    len(done),
+                )
+                self.suspended.append(where)
+                raise
+            await self.aborts.abort(where, reason=type(exc).__name__, counters=counters)
+            if resumption is not None:
+                resumption.finished()
+            raise
+        if resumption is not None:
+            resumption.finished()
+        return completed, checksum, size, len(ordered), upload_id
+
+    async def _send_parts(
+        self,
+        request: UploadRequest,
+        counters: Counters,
+        progress: Progress,
+        read_parts: Callable[[Emit], Awaitable[None]],
+        where: Where,
+        args: Mapping[str, Any],
+        done: dict[int, SentPart],
+        resumption: Resumption | None,
+    ) -> None:
+        """The reader and ``max_concurrency`` part workers, until every part is sent."""
+        send, receive = anyio.create_memory_object_stream[ReadPart](0)
+
+        async def emit(part: Part, body: Body, digest: PartDigest) -> None:
+            try:
+                await send.send((part, body, digest))
+            except BaseException:
+                body.done()
+                raise
+
+        async def reader() -> None:
+            async with send:
+                await read_parts(emit)
+
+        async def part_worker(items: ObjectReceiveStream[ReadPart]) -> None:
+            async with items:
+                async for part, body, digest in items:
+                    try:
+                        part_where = Where(where.bucket, where.key, where.upload_id, part.number)
+                        stored = await self.retrier.run(
+                            partial(self._send_part, part_where, body, digest, args, progress),
+                            counters,
+                            fixes=self._reread(request.source, body, digest),
+                        )
+                        self._check_echo(stored, digest, part_where)
+                        done[part.number] = (part, stored, digest)
+                        if resumption is not None:
+                            resumption.part_done(part, stored, digest)
+                    finally:
+                        body.done()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(reader)
+                for _ in range(self._config.max_concurrency):
+                    tg.start_soon(part_worker, receive.clone())
+                receive.close()
+        except BaseExceptionGroup as group:
+            raise first_error(group) from None
+
+    async def _send_part(
+        self,
+        where: Where,
+        body: Body,
+        digest: PartDigest,
+        args: Mapping[str, Any],
+        progress: Progress,
+    ) -> StoredBody:
+        """One attempt at sending a part, with a fresh progress tracker each time."""
+        assert where.part_number is not None
+        return await self.backend.upload_part(
+            where, body, digest, args, progress.tracker(where.part_number)
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _reread(self, source: Source, body: Body, digest: PartDigest) -> Mapping[Action, Fix]:
+        """The fix for a BadDigest on this body (see ``PartReader.reread``)."""
+        return {Action.REREAD: reread_fix(partial(self._parts.reread, source, body, digest))}
+
+    async def _refuse_overlong_stream(self, source: Source, offset: int, base: int) -> None:
+        probe = memoryview(bytearray(1))
+        if await anyio.to_thread.run_sync(source.read_into, probe, offset):
+            raise ObjectTooLargeError(
+                f"the stream is longer than {format_size(stream_capacity(base))}, the most "
+                f"{MAX_PARTS:,} parts starting at {format_size(base)} can hold; "
+                "use a larger UploadConfig.part_size for streams this long"
+            )
+
+    def _check_echo(self, stored: StoredBody, digest: PartDigest, where: Where) -> None:
+        if stored.checksum is not None and stored.checksum != digest.checksum_b64:
+            raise IntegrityError(
+                f"S3 stored {self._kind.algorithm} {stored.checksum}, sent {digest.checksum_b64}",
+                bucket=where.bucket,
+                key=where.key,
+                upload_id=where.upload_id,
+                part_number=where.part_number,
+            )
+
+
+def _locate(exc: BaseException, where: Where) -> None:
+    """Fill in where an error happened, if whoever raised it could not know."""
+    if isinstance(exc, UploadError):
+        exc.bucket = exc.bucket or where.bucket
+        exc.key = exc.key or where.key
+        exc.upload_id = exc.upload_id or where.upload_id
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that explains a failed task group: the first UploadError in it, else the
+    first that is not a cancellation (the other tasks were cancelled because of it)."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    cancelled = anyio.get_cancelled_exc_class()
+    for wanted in (UploadError, Exception):
+        for exc in leaves:
+            if isinstance(exc, wanted) and not isinstance(exc, cancelled):
+                return exc
+    return leaves[0] if leaves else group
