@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._config import UploadConfig
+from ._diagnostics.cors import CorsFinding, CorsReport, check_cors_rules
 from ._diagnostics.diagnose import diagnose
 from ._diagnostics.model import Cause, Diagnosis
 from ._exceptions import (
@@ -28,15 +29,30 @@ from ._exceptions import (
     UploadError,
 )
 from ._limits import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from ._presigned import (
+    CompletedUpload,
+    PresignedMultipart,
+    PresignedPart,
+    PresignedPost,
+    PresignedRequest,
+    SignRequest,
+    UploadedPart,
+)
 from ._result import Checksum, CleanupReport, StaleUpload, UploaderStats, UploadResult
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._api.blocking import ResilientUploader
+    from ._api.presigned_uploader import AsyncPresignedUploader, PresignedUploader
+    from ._api.presigner import AsyncPresigner, Presigner
     from ._api.uploader import AsyncResilientUploader
 
 _LAZY = {
+    "AsyncPresignedUploader": "._api.presigned_uploader",
+    "AsyncPresigner": "._api.presigner",
     "AsyncResilientUploader": "._api.uploader",
+    "PresignedUploader": "._api.presigned_uploader",
+    "Presigner": "._api.presigner",
     "ResilientUploader": "._api.blocking",
 }
 """Public names whose modules import the SDK: loaded on first use."""
@@ -46,10 +62,15 @@ __all__ = [
     "MAX_PARTS",
     "MAX_PART_SIZE",
     "MIN_PART_SIZE",
+    "AsyncPresignedUploader",
+    "AsyncPresigner",
     "AsyncResilientUploader",
     "Cause",
     "Checksum",
     "CleanupReport",
+    "CompletedUpload",
+    "CorsFinding",
+    "CorsReport",
     "CredentialRefreshError",
     "Diagnosis",
     "DirectoryUploadError",
@@ -57,17 +78,26 @@ __all__ = [
     "InvalidUploadError",
     "ObjectExistsError",
     "ObjectTooLargeError",
+    "PresignedMultipart",
+    "PresignedPart",
+    "PresignedPost",
+    "PresignedRequest",
+    "PresignedUploader",
+    "Presigner",
     "ResilientUploader",
     "RetriesExhaustedError",
     "S3RequestError",
+    "SignRequest",
     "SourceChangedError",
     "SourceError",
     "StaleUpload",
     "UploadConfig",
     "UploadError",
     "UploadResult",
+    "UploadedPart",
     "UploaderStats",
     "__version__",
+    "check_cors_rules",
     "diagnose",
 ]
 

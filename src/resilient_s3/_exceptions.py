@@ -60,8 +60,10 @@ class UploadError(Exception):
 
     def __str__(self) -> str:
         where = []
-        if self.bucket is not None:
+        if self.bucket:
             where.append(f"s3://{self.bucket}/{self.key or ''}")
+        elif self.key:
+            where.append(f"key {self.key}")
         if self.upload_id is not None:
             where.append(f"upload id {self.upload_id}")
         if self.part_number is not None:

@@ -48,6 +48,8 @@ class UploadResult:
     """Parts found already uploaded by an earlier, interrupted run."""
     elapsed: float = 0.0
     upload_id: str | None = None
+    renewed_urls: int = 0
+    """Presigned uploads: URLs asked for again because they had expired or were about to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class UploaderStats:
     credential_refreshes: int
     clock_offset: float
     """Seconds added to the local clock when signing (learned from the server)."""
+    renewed_urls: int = 0
+    """Presigned uploads: URLs asked for again because they had expired or were about to."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,10 +350,11 @@ def test_the_https_data_path(
 ) -> None:
     """Over https file bodies are read and sent in chunks (no sendfile), with UNSIGNED-PAYLOAD
     and a signed checksum header. The test server speaks http, so https is pretended."""
+    from resilient_s3._s3.sender import Sender
     from resilient_s3._s3.transport import S3Transport
 
     monkeypatch.setattr(S3Transport, "is_https", property(lambda self: True))
-    monkeypatch.setattr(S3Transport, "_lean", staticmethod(lambda url: False))
+    monkeypatch.setattr(Sender, "_lean", staticmethod(lambda url: False))
     data = write_random(tmp_path / "f", 20 * MiB + 7)
     progress = ProgressLog()
     with ResilientUploader(session=session, endpoint_url=s3_server.endpoint_url) as up:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
 import os
-import weakref
-from collections.abc import Awaitable, Callable, Mapping
-from typing import IO, Any, TypeVar
+from collections.abc import Mapping
+from typing import IO, Any
 
 from .._config import UploadConfig
 from .._result import CleanupReport, UploaderStats, UploadResult
@@ -18,13 +15,11 @@ from .._types import (
     ProgressCallback,
     SessionLike,
 )
-from .portal import LoopThread
+from .portal import Blocking
 from .uploader import AsyncResilientUploader
 
-T = TypeVar("T")
 
-
-class ResilientUploader:
+class ResilientUploader(Blocking):
     """The blocking face of :class:`AsyncResilientUploader`; same arguments, same behaviour.
 
     It runs the async uploader on an event loop in a background thread. Progress callbacks are
@@ -43,7 +38,7 @@ class ResilientUploader:
         verify: bool | str | None = None,
         **seams: Any,
     ) -> None:
-        self._async = AsyncResilientUploader(
+        self._async: AsyncResilientUploader = AsyncResilientUploader(
             session,
             endpoint_url,
             region_name,
@@ -53,9 +48,7 @@ class ResilientUploader:
             verify=verify,
             **seams,  # the test seams: _sleep, _clock, _backend
         )
-        self._loop = LoopThread("resilient-s3")
-        # Closes the async uploader and stops the loop on close(), collection or exit.
-        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._async)
+        super().__init__(self._async)
 
     @property
     def config(self) -> UploadConfig:
@@ -74,41 +67,12 @@ class ResilientUploader:
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncResilientUploader", "ResilientUploader", 1)
 
-    def __enter__(self) -> ResilientUploader:
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def open(self) -> None:
-        """See :meth:`AsyncResilientUploader.open`; ``with`` calls it."""
-        self._run(self._async.open)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def _run(self, func: Callable[[], Awaitable[T]]) -> T:
-        if not self._finalizer.alive:
-            raise RuntimeError("this uploader is closed")
-        future = self._loop.portal.start_task_soon(func)
-        try:
-            return future.result()
-        except BaseException as exc:
-            # Interrupted in this thread: cancel the upload and wait for it to wind down. On
-            # KeyboardInterrupt (Ctrl-C) it aborts its multipart upload; on SystemExit (a
-            # signal handler ending the process, e.g. for SIGTERM) a journaled multipart
-            # upload of a file is left for a later run to resume instead.
-            pipeline = self._async._pipeline
-            if isinstance(exc, SystemExit) and pipeline is not None:
-                pipeline.suspending = True
-            future.cancel()
-            concurrent.futures.wait([future], timeout=90)
-            raise
+    def _interrupted(self, exc: BaseException) -> None:
+        # On KeyboardInterrupt (Ctrl-C) the upload aborts its multipart upload; on SystemExit
+        # (a signal handler ending the process, e.g. for SIGTERM) a journaled multipart upload
+        # of a file is left for a later run to resume instead.
+        if isinstance(exc, SystemExit):
+            self._async._keep_for_resume_on_exit()
 
     def upload_file(
         self,
@@ -121,16 +85,14 @@ class ResilientUploader:
         overwrite: bool = True,
     ) -> UploadResult:
         """See :meth:`AsyncResilientUploader.upload_file`."""
-        return self._run(
-            functools.partial(
-                self._async.upload_file,
-                filename,
-                bucket,
-                key,
-                extra_args,
-                on_progress,
-                overwrite=overwrite,
-            )
+        return self._call(
+            self._async.upload_file,
+            filename,
+            bucket,
+            key,
+            extra_args,
+            on_progress,
+            overwrite=overwrite,
         )
 
     def upload_fileobj(
@@ -144,16 +106,14 @@ class ResilientUploader:
         overwrite: bool = True,
     ) -> UploadResult:
         """See :meth:`AsyncResilientUploader.upload_fileobj`."""
-        return self._run(
-            functools.partial(
-                self._async.upload_fileobj,
-                fileobj,
-                bucket,
-                key,
-                extra_args,
-                on_progress,
-                overwrite=overwrite,
-            )
+        return self._call(
+            self._async.upload_fileobj,
+            fileobj,
+            bucket,
+            key,
+            extra_args,
+            on_progress,
+            overwrite=overwrite,
         )
 
     def cleanup(
@@ -165,10 +125,8 @@ class ResilientUploader:
         dry_run: bool = False,
     ) -> CleanupReport:
         """See :meth:`AsyncResilientUploader.cleanup`."""
-        return self._run(
-            functools.partial(
-                self._async.cleanup, bucket, prefix, older_than=older_than, dry_run=dry_run
-            )
+        return self._call(
+            self._async.cleanup, bucket, prefix, older_than=older_than, dry_run=dry_run
         )
 
     def resume_interrupted(self) -> list[UploadResult]:
@@ -186,21 +144,12 @@ class ResilientUploader:
         overwrite: bool = True,
     ) -> list[UploadResult]:
         """See :meth:`AsyncResilientUploader.upload_directory`."""
-        return self._run(
-            functools.partial(
-                self._async.upload_directory,
-                directory,
-                bucket,
-                prefix,
-                extra_args,
-                on_progress,
-                overwrite=overwrite,
-            )
+        return self._call(
+            self._async.upload_directory,
+            directory,
+            bucket,
+            prefix,
+            extra_args,
+            on_progress,
+            overwrite=overwrite,
         )
-
-
-def _shut_down(loop: LoopThread, uploader: AsyncResilientUploader) -> None:
-    try:
-        loop.portal.call(uploader.aclose)
-    finally:
-        loop.stop()

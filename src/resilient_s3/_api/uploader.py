@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, Any
 
@@ -21,18 +19,15 @@ import anyio
 
 from .._auth.clock import ServerClock
 from .._auth.credentials import CredentialOwner
-from .._auth.signer import RequestSigner
 from .._auth.sigv4 import Clock, utc_now
 from .._config import UploadConfig
-from .._diagnostics.codes import Action
 from .._exceptions import InvalidUploadError
 from .._limits import validate_key, validate_request_bucket
 from .._resilience.concurrency import AdaptiveLimiter
-from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix, credential_fix
+from .._resilience.retry import RetryBudget
 from .._result import CleanupReport, UploaderStats, UploadResult
 from .._s3.errors import Where, check_endpoint_url
-from .._s3.session import SessionSettings, make_client, resolve_session
-from .._s3.transport import S3Transport
+from .._s3.session import SessionSettings
 from .._types import (
     BinaryReadable,
     BotocoreConfigLike,
@@ -49,6 +44,8 @@ from .._upload.journal import Journal
 from .._upload.pipeline import Pipeline, UploadRequest
 from .._upload.s3_backend import S3Backend
 from .._upload.source import FileSource, Source, StreamSource
+from .connection import connect
+from .opening import OpenedOnFirstUse
 
 logger = logging.getLogger("resilient_s3")
 
@@ -61,7 +58,7 @@ BackendHook = Callable[[UploadBackend], UploadBackend]
 """Wraps the backend an uploader opens (tests: to see or change what S3 answers)."""
 
 
-class AsyncResilientUploader:
+class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
     """Uploads files and streams to S3, resiliently. Use ``async with`` or call :meth:`aclose`.
 
     ``session`` is the boto3, botocore, aioboto3 or aiobotocore session whose credentials,
@@ -89,6 +86,7 @@ class AsyncResilientUploader:
         _clock: Clock = utc_now,
         _backend: BackendHook | None = None,
     ) -> None:
+        super().__init__()
         check_endpoint_url(endpoint_url)
         self.config = config or UploadConfig()
         self._session = session
@@ -100,13 +98,9 @@ class AsyncResilientUploader:
         self._limiter = AdaptiveLimiter(self.config.max_concurrency)
         self._budget = RetryBudget()
         self._settings = SessionSettings(endpoint_url, region_name, botocore_config, verify)
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._pipeline: Pipeline | None = None
         self._s3: S3Backend | None = None
-        self._opening: anyio.Lock | None = None
-        self._closed = False
         self._kept_for_resume: list[Where] = []
-        """Multipart uploads stopped by a process exit and left to resume (see _run)."""
+        """Multipart uploads stopped by a process exit and left to resume."""
 
     def __repr__(self) -> str:
         endpoint = self._settings.endpoint_url or "aws"
@@ -120,100 +114,55 @@ class AsyncResilientUploader:
             return self._s3.endpoint_url
         return self._settings.endpoint_url
 
-    async def __aenter__(self) -> AsyncResilientUploader:
-        try:
-            await self.open()
-        except BaseException:
-            await self.aclose()
-            raise
-        return self
-
     async def open(self) -> None:
         """Create the clients now (else the first upload does): a bad session, profile or
         endpoint configuration fails here. ``async with`` calls it."""
         await self._ensure_open()
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        self._closed = True
-        stack, self._stack, self._pipeline = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
-
-    async def _ensure_open(self) -> Pipeline:
-        if self._closed:
-            raise RuntimeError("this uploader is closed")
-        if self._pipeline is not None:
-            return self._pipeline
-        if self._opening is None:
-            self._opening = anyio.Lock()
-        async with self._opening:
-            if self._pipeline is None:
-                stack = contextlib.AsyncExitStack()
-                try:
-                    pipeline = await self._open(stack)
-                except BaseException:
-                    await stack.aclose()
-                    raise
-                self._stack, self._pipeline = stack, pipeline
-                # Aborts that failed in an earlier run get one more try (see cleanup()).
-                await pipeline.aborts.retry_remembered(limit=16, seconds=30, max_attempts=1)
-        return self._pipeline
-
     async def _open(self, stack: contextlib.AsyncExitStack) -> Pipeline:
-        config, clock, settings = self.config, self._clock, self._settings
-        resolved = await resolve_session(self._session, with_credentials=not self._credentials)
-        # Loading the S3 model and endpoint rules costs tens of milliseconds: off the loop.
-        client = await anyio.to_thread.run_sync(
-            functools.partial(make_client, resolved, settings, timeouts=config)
+        config, clock = self.config, self._clock
+        connection = await connect(
+            self._session,
+            self._settings,
+            config,
+            stack,
+            credentials=self._credentials,
+            clock=clock,
+            limiter=self._limiter,
+            budget=self._budget,
+            sleep=self._sleep,
         )
-        owner = self._owner = CredentialOwner(
-            self._credentials or resolved.credentials,
-            refresh_ahead=config.credential_refresh_ahead,
-            now=lambda: time.time() + clock.offset,
-        )
-        transport = S3Transport(
-            client,
-            RequestSigner(owner, clock),
-            max_connections=config.max_concurrency,
-            connect_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            verify=settings.verify,
-            min_speed=config.min_speed,
-        )
-        stack.push_async_callback(transport.close)
+        owner = self._owner = connection.owner
+        transport = connection.transport
         sign_payload = config.sign_payload
         if sign_payload is None:  # as the AWS SDKs do: hashed over http, not over https
             sign_payload = not transport.is_https
         kind = CHECKSUM_KINDS[config.checksum_algorithm]
         self._s3 = S3Backend(transport, kind, sign_payload=sign_payload)
         backend = self._backend_hook(self._s3) if self._backend_hook else self._s3
-        retrier = Retrier(
-            RetryPolicy(max_attempts=config.max_attempts),
-            limiter=self._limiter,
-            budget=self._budget,
-            fixes={
-                Action.REFRESH_CREDENTIALS: credential_fix(owner),
-                Action.CORRECT_CLOCK: clock_fix(clock),
-            },
-            sleep=self._sleep,
-        )
-        return Pipeline(
+        pipeline = Pipeline(
             backend,
             config,
-            retrier=retrier,
+            retrier=connection.retrier,
             journal=Journal(config.journal_dir),
             clock_offset=lambda: clock.offset,
             credential_refreshes=lambda: owner.refreshes,
             suspended=self._kept_for_resume,
         )
+        # Aborts that failed in an earlier run get one more try (see cleanup()).
+        await pipeline.aborts.retry_remembered(limit=16, seconds=30, max_attempts=1)
+        return pipeline
+
+    def _keep_for_resume_on_exit(self) -> None:
+        """The process is exiting (a signal handler's SystemExit): the uploads it stops keep
+        their journaled multipart uploads for a later run to resume, instead of aborting them."""
+        if self._opened is not None:
+            self._opened.suspending = True
 
     @property
     def stats(self) -> UploaderStats:
         """What this uploader has done so far, and how it is adapting."""
-        pipeline = self._pipeline
+        pipeline = self._opened
         totals = pipeline.totals if pipeline is not None else None
         return UploaderStats(
             attempts=totals.attempts if totals else 0,

@@ -32,6 +32,10 @@ class ServerClock:
             return local
         return local + datetime.timedelta(seconds=self.offset)
 
+    def epoch(self) -> float:
+        """The server's time now, in seconds since the epoch (credential expiries are)."""
+        return self.now().replace(tzinfo=datetime.UTC).timestamp()
+
     def learn(self, server_time: datetime.datetime | None) -> bool:
         """Adopt the offset to ``server_time`` (naive UTC); False if there is nothing to learn."""
         if server_time is None:

@@ -72,6 +72,12 @@ class CredentialOwner:
     def can_refresh(self) -> bool:
         return self._fetch is not None
 
+    @property
+    def expires_at(self) -> float | None:
+        """When the credentials last handed out expire (epoch seconds), or None if they do
+        not (or none were handed out yet)."""
+        return self._current.expires_at if self._current is not None else None
+
     async def get(self) -> tuple[ReadOnlyCredentials, int]:
         """Credentials that are not about to expire, and their generation."""
         current = self._current

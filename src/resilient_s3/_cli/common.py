@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._config import CHECKSUM_ALGORITHMS, UploadConfig
 from .._exceptions import InvalidUploadError, ObjectExistsError, UploadError
@@ -69,10 +69,23 @@ def duration(text: str) -> float:
         ) from None
 
 
-def connection_options(p: argparse.ArgumentParser) -> None:
+def where_options(p: argparse.ArgumentParser) -> None:
+    """Where S3 is and who signs: the AWS CLI's options."""
     p.add_argument("--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2...); default AWS")
     p.add_argument("--region", help="region name; default from the profile/environment")
     p.add_argument("--profile", help="AWS profile to use")
+
+
+def session_of(args: argparse.Namespace) -> Any:
+    """The botocore session of ``--profile``: botocore reads the profile when the facade
+    opens, so that an unknown one is reported there, as every other session problem."""
+    import botocore.session
+
+    return botocore.session.Session(profile=args.profile)
+
+
+def connection_options(p: argparse.ArgumentParser) -> None:
+    where_options(p)
     p.add_argument(
         "--embedded",
         action="store_true",
@@ -108,9 +121,7 @@ def uploader(args: argparse.Namespace, bucket: str | None) -> Iterator[Resilient
             session.set_config_variable("region", server.region)
             endpoint = server.endpoint_url
         else:
-            # botocore resolves the profile when the uploader opens: an unknown one is reported
-            # there, as every other session problem.
-            session = botocore.session.Session(profile=args.profile)
+            session = session_of(args)
             endpoint = args.endpoint_url
         yield stack.enter_context(
             ResilientUploader(

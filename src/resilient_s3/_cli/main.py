@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import chaos, maintain, upload
+from . import chaos, maintain, presign, upload
 from .common import EXIT_CODES
 
 BENCH_HELP = "compare S3 upload clients on the same server, data and faults"
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     upload.add_parsers(sub)
     maintain.add_parser(sub)
+    presign.add_parsers(sub)
     chaos.add_parser(sub)
     sub.add_parser("bench", help=BENCH_HELP, add_help=False)  # parsed by the harness itself
     return parser
@@ -43,4 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return chaos.run(args)
     if args.command == "cleanup":
         return maintain.run(args)
+    if args.command == "presign":
+        return presign.run_presign(args)
+    if args.command == "cors":
+        return presign.run_cors(args)
     return upload.run(command_line, args)

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import ssl
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-import anyio
 import botocore.handlers
 from botocore.awsrequest import HeadersDict, prepare_request_dict
 from botocore.exceptions import ParamValidationError
@@ -30,16 +27,11 @@ from botocore.httpchecksum import apply_request_checksum, resolve_checksum_conte
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import percent_encode, percent_encode_sequence
 from botocore.validate import validate_parameters
-from yarl import URL
 
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
-from .._version import __version__
-from .errors import Where, http_error, invalid_arguments, network_error, sdk_error
-from .http1 import Answer, Body, Http1Client, Payload, body_length
-
-SEND_CHUNK = 256 * 1024
-"""Bytes handed to aiohttp at a time (https)."""
-USER_AGENT = f"resilient-s3/{__version__}"
+from .errors import Where, http_error, invalid_arguments, sdk_error
+from .http1 import Answer, Payload
+from .sender import USER_AGENT, Sender
 
 # Operations whose parameters carry SSE-C keys: botocore base64s them and adds their MD5.
 _SSE_C_OPERATIONS = frozenset(
@@ -95,17 +87,15 @@ class S3Transport:
         self._serializer = client._serializer
         self._parser = ResponseParserFactory().create_parser("rest-xml")
         self._region = client.meta.region_name or "us-east-1"
-        self._fixed_timeout = connect_timeout + read_timeout
-        self._min_speed = min_speed
         self._endpoints: dict[str, tuple[str, str]] = {}
         self._header_cache: dict[tuple[str, str], dict[str, str]] = {}
-        self._max_connections = max_connections
-        self._timeouts = (connect_timeout, read_timeout)
-        self._verify = verify
-        self._http1 = Http1Client(
-            connect_timeout=connect_timeout, read_timeout=read_timeout, user_agent=USER_AGENT
+        self.sender = Sender(
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            verify=verify,
+            min_speed=min_speed,
         )
-        self._https: aiohttp.ClientSession | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -120,14 +110,7 @@ class S3Transport:
         return self._region
 
     async def close(self) -> None:
-        self._http1.close()
-        if self._https is not None:
-            await self._https.close()
-
-    def attempt_timeout(self, length: int) -> float:
-        """Seconds one attempt at sending ``length`` bytes may take: a 5 GiB part on a slow
-        link is not a hung connection (stalls are caught sooner, by the read timeout)."""
-        return self._fixed_timeout + length / self._min_speed
+        await self.sender.close()
 
     # -- bodies ----------------------------------------------------------------------------
 
@@ -151,10 +134,10 @@ class S3Transport:
             "PUT",
             url,
             request_headers,
-            region=self._signing_region(where.bucket),
+            region=self.signing_region(where.bucket),
             payload_sha256=payload_sha256,
         )
-        answer = await self._exchange(
+        answer = await self.sender.exchange(
             "PUT", url, signed, body, on_sent, where, operation, generation
         )
         if answer.status != 200:
@@ -202,8 +185,13 @@ class S3Transport:
             self._endpoints[bucket] = cached
         return cached[0]
 
-    def _signing_region(self, bucket: str) -> str:
+    def signing_region(self, bucket: str) -> str:
+        """The region to sign requests to ``bucket`` for (after its endpoint was resolved)."""
         return self._endpoints[bucket][1]
+
+    async def bucket_url(self, bucket: str) -> str:
+        """The URL of ``bucket`` itself (browser form uploads POST to it)."""
+        return await self._endpoint(bucket, self._model.operation_model("PutObject")) + "/"
 
     def _resolve(
         self, model: Any, params: Mapping[str, Any], bucket: str
@@ -235,7 +223,7 @@ class S3Transport:
             region=request.region,
             payload_sha256=hashlib.sha256(request.body).hexdigest(),
         )
-        answer = await self._exchange(
+        answer = await self.sender.exchange(
             request.method, request.url, signed, request.body, None, where, operation, generation
         )
         if answer.status >= 300 or _error_in_200(model, answer):
@@ -280,73 +268,6 @@ class S3Transport:
         parsed: dict[str, Any] = self._parser.parse(response, model.output_shape)
         parsed.update(custom)
         return parsed
-
-    # -- sending ---------------------------------------------------------------------------
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Body | None,
-        on_sent: Callable[[int], None] | None,
-        where: Where,
-        operation: str,
-        generation: int,
-    ) -> Answer:
-        """Send a signed request; its answer, whatever the status. Network failures become
-        S3RequestErrors here."""
-        timeout = self.attempt_timeout(body_length(body))
-        try:
-            if self._lean(url):
-                return await self._http1.request(
-                    method, url, headers, body, on_sent, time_limit=timeout
-                )
-            return await self._send_https(method, url, headers, body, on_sent, timeout)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = network_error(exc, where, operation, url)
-            error.credential_generation = generation
-            raise error from exc
-
-    @staticmethod
-    def _lean(url: str) -> bool:
-        """Whether the lean HTTP/1.1 client sends to ``url``: plain http; TLS goes by aiohttp."""
-        return url.startswith("http://")
-
-    async def _send_https(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: Body | None,
-        on_sent: Callable[[int], None] | None,
-        time_limit: float,
-    ) -> Answer:
-        if self._https is None:
-            connect, read = self._timeouts
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                ssl=_ssl_context(self._verify),
-                ttl_dns_cache=300,
-                enable_cleanup_closed=False,
-            )
-            self._https = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
-                auto_decompress=False,
-                skip_auto_headers=("Content-Type",),
-                headers={"User-Agent": USER_AGENT},
-            )
-        data: Any = body
-        if body is not None and not isinstance(body, bytes):
-            data = _chunks(body, on_sent)
-        with anyio.fail_after(time_limit):
-            async with self._https.request(
-                method, URL(url, encoded=True), data=data, headers=headers
-            ) as response:
-                answer_body = await response.read()
-                answer_headers = {k.lower(): v for k, v in response.headers.items()}
-                return Answer(response.status, answer_headers, answer_body)
 
 
 def _prepare_params(model: Any, params: dict[str, Any], operation: str, where: Where) -> None:
@@ -400,22 +321,3 @@ def _args_key(extra_args: Mapping[str, Any]) -> str:
     if not extra_args:
         return ""
     return json.dumps(extra_args, sort_keys=True, default=repr)
-
-
-async def _chunks(
-    body: Payload, on_sent: Callable[[int], None] | None
-) -> AsyncIterator[bytes | memoryview]:
-    for chunk in body.chunks(SEND_CHUNK):
-        yield chunk
-        if on_sent is not None:
-            on_sent(len(chunk))
-
-
-def _ssl_context(verify: bool | str | None) -> ssl.SSLContext | bool:
-    if verify is False:
-        return False
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    from botocore.httpsession import get_cert_path
-
-    return ssl.create_default_context(cafile=get_cert_path(True))

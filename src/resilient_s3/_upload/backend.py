@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .._s3.errors import Where
 from .body import Body
 from .checksums import ChecksumKind, PartDigest
+from .planner import UploadPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,11 @@ class UploadBackend(Protocol):
         on_sent: Callable[[int], None],
     ) -> StoredBody: ...
 
-    async def create_multipart(self, where: Where, args: Mapping[str, Any]) -> str:
-        """A new multipart upload's id."""
+    async def create_multipart(
+        self, where: Where, args: Mapping[str, Any], plan: UploadPlan | None
+    ) -> str:
+        """A new multipart upload's id. ``plan`` is how the object will be cut, when its size
+        is known (a presigned backend asks for every part's URL at once then)."""
         ...
 
     async def upload_part(

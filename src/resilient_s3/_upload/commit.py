@@ -18,7 +18,7 @@ from .._result import Checksum, UploadResult
 from .._s3.errors import Where
 from .backend import CompletedPart, StoredBody, UploadBackend
 from .checksums import PartDigest, b64, composite_checksum, same_checksum
-from .planner import Part
+from .planner import Part, UploadPlan
 
 logger = logging.getLogger("resilient_s3")
 
@@ -79,13 +79,18 @@ class Commit:
         self._kind = backend.kind
 
     async def create(
-        self, where: Where, args: Mapping[str, Any], token: str, counters: Counters
+        self,
+        where: Where,
+        args: Mapping[str, Any],
+        token: str,
+        counters: Counters,
+        plan: UploadPlan | None = None,
     ) -> str:
         create_args = with_token(
             {k: v for k, v in args.items() if k not in _CREATE_EXCLUDED}, token
         )
         return await self._retrier.run(
-            lambda: self._backend.create_multipart(where, create_args), counters
+            lambda: self._backend.create_multipart(where, create_args, plan), counters
         )
 
     async def refuse_existing(

@@ -317,7 +317,7 @@ class Pipeline:
         else:
             await self.commit.refuse_existing(request.where, args, counters)
             token = secrets.token_hex(16)
-            upload_id = await self.commit.create(request.where, args, token, counters)
+            upload_id = await self.commit.create(request.where, args, token, counters, plan)
             done = {}
         where = Where(request.bucket, request.key, upload_id)
         per_part_args = part_args(args)

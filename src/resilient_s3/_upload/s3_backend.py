@@ -11,6 +11,7 @@ from .._s3.transport import S3Transport
 from .backend import CompletedPart, ListedPart, StoredBody
 from .body import Body
 from .checksums import ChecksumKind, PartDigest
+from .planner import UploadPlan
 
 
 class S3Backend:
@@ -77,7 +78,9 @@ class S3Backend:
             checksum=answer.headers.get(kind.header),
         )
 
-    async def create_multipart(self, where: Where, args: Mapping[str, Any]) -> str:
+    async def create_multipart(
+        self, where: Where, args: Mapping[str, Any], plan: UploadPlan | None = None
+    ) -> str:
         created = await self.transport.call(
             "CreateMultipartUpload",
             where,

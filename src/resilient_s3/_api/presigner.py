@@ -1,0 +1,723 @@
+"""Presigning: a server with credentials lets a client without them upload.
+
+Every URL is signed with the credentials of one credential owner at the server's time (the
+offset learned when the presigner opens, and from any skew answer), so a signer whose clock is
+off still issues URLs S3 accepts. A URL never outlives its signing credentials: its lifetime is
+clamped to their expiry, and to AWS's 7 days, and the result says so. The control calls a
+client cannot make itself (create, list, complete, abort) go through the same transport and
+retrier as the uploaders'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+
+from .._auth.clock import ServerClock
+from .._auth.sigv4 import Clock, presign_url, sign_post_policy, utc_now
+from .._config import UploadConfig
+from .._diagnostics.cors import CorsReport, UploadMode, check_cors_rules
+from .._exceptions import InvalidUploadError, S3RequestError
+from .._limits import (
+    MAX_PART_SIZE,
+    MAX_SINGLE_PUT_SIZE,
+    MiB,
+    format_size,
+    validate_key,
+    validate_request_bucket,
+)
+from .._presigned import (
+    CompletedUpload,
+    PresignedMultipart,
+    PresignedPart,
+    PresignedPost,
+    PresignedRequest,
+    SignAnswer,
+    SignRequest,
+    UploadedPart,
+)
+from .._resilience.concurrency import AdaptiveLimiter
+from .._resilience.retry import Counters, RetryBudget
+from .._s3.errors import Where, check_endpoint_url, parse_http_date
+from .._s3.session import SessionSettings
+from .._s3.transport import S3Transport
+from .._types import BotocoreConfigLike, CredentialsCallable, SessionLike
+from .._upload.checksums import CHECKSUM_KINDS
+from .._upload.planner import plan_upload
+from .connection import Connection, connect
+from .opening import OpenedOnFirstUse
+from .portal import Blocking
+
+logger = logging.getLogger("resilient_s3")
+
+MAX_EXPIRES = 604_800
+"""AWS refuses presigned URLs signed for longer than 7 days."""
+PUT_EXPIRES = 900
+"""A single PUT's URL lives 15 minutes by default."""
+PART_EXPIRES = 3600
+"""A part's URL lives an hour by default (a part is at most 5 GiB)."""
+PART_SIZE = 16 * MiB
+"""Parts of presigned multipart uploads: fewer URLs to ask for than the uploaders' 8 MiB."""
+
+
+class AsyncPresigner(OpenedOnFirstUse[Connection]):
+    """Presigns S3 uploads for clients without credentials. Use ``async with`` or ``aclose``.
+
+    ``session``, ``endpoint_url``, ``region_name``, ``credentials``, ``botocore_config`` and
+    ``verify`` are the uploaders' (see :class:`AsyncResilientUploader`).
+    """
+
+    def __init__(
+        self,
+        session: SessionLike | None = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        credentials: CredentialsCallable | None = None,
+        botocore_config: BotocoreConfigLike | None = None,
+        verify: bool | str | None = None,
+        _clock: Clock = utc_now,
+        _sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+    ) -> None:
+        super().__init__()
+        check_endpoint_url(endpoint_url)
+        self.config = config or UploadConfig()
+        self._session = session
+        self._credentials = credentials
+        self._settings = SessionSettings(endpoint_url, region_name, botocore_config, verify)
+        self._clock = ServerClock(_clock)
+        self._sleep = _sleep
+
+    def __repr__(self) -> str:
+        return f"<AsyncPresigner endpoint={self._settings.endpoint_url or 'aws'}>"
+
+    async def open(self) -> None:
+        """Connect now: read the session, and learn the server's clock."""
+        await self._ensure_open()
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the server's clock is ahead of this machine's (signatures use its time)."""
+        return self._clock.offset
+
+    async def _open(self, stack: contextlib.AsyncExitStack) -> Connection:
+        connection = await connect(
+            self._session,
+            self._settings,
+            self.config,
+            stack,
+            credentials=self._credentials,
+            clock=self._clock,
+            limiter=AdaptiveLimiter(self.config.max_concurrency),
+            budget=RetryBudget(),
+            sleep=self._sleep,
+        )
+        await self._learn_server_time(connection.transport)
+        return connection
+
+    async def _learn_server_time(self, transport: S3Transport) -> None:
+        """A presigned URL is checked against the server's clock, later, by someone else: no
+        answer will come back to correct it. So the server's time is read now, from the Date of
+        any answer to an anonymous HEAD of the endpoint."""
+        try:
+            answer = await transport.sender.exchange(
+                "HEAD",
+                transport.endpoint_url.rstrip("/") + "/",
+                {},
+                None,
+                None,
+                Where("", ""),
+                "HeadEndpoint",
+            )
+        except S3RequestError as exc:
+            logger.warning("could not read the server's time (%s): signing with this clock", exc)
+            return
+        server_time = parse_http_date(answer.headers.get("date"))
+        if server_time is not None:
+            self._clock.learn(server_time)
+            if abs(self._clock.offset) >= 60:
+                logger.warning(
+                    "the local clock is off by %+.0f s from the server's; presigning with the "
+                    "server's time",
+                    -self._clock.offset,
+                )
+
+    # -- single PUT and POST -----------------------------------------------------------------
+
+    async def presign_put(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        checksum: tuple[str, str] | None = None,
+        extra_args: Mapping[str, Any] | None = None,
+        expires_in: int = PUT_EXPIRES,
+    ) -> PresignedRequest:
+        """A URL for one PUT of the whole object. ``headers`` in the result are exactly what
+        the client must send (Content-Type, the checksum, ``extra_args`` such as metadata or
+        SSE: all signed). ``checksum`` is (algorithm, base64 value) when the caller knows it:
+        S3 then refuses other bytes. Objects above 5 GiB need :meth:`create_multipart`."""
+        self._check(bucket, key)
+        if size is not None and size > MAX_SINGLE_PUT_SIZE:
+            raise InvalidUploadError(
+                f"a single PUT holds at most 5 GiB, this object has {format_size(size)}: "
+                "use create_multipart",
+                bucket=bucket,
+                key=key,
+            )
+        args = _object_args(content_type, extra_args)
+        return await self._presign("PutObject", Where(bucket, key), args, checksum, expires_in)
+
+    async def presign_post(
+        self,
+        bucket: str,
+        key: str | None = None,
+        *,
+        key_prefix: str | None = None,
+        content_type: str | None = None,
+        content_type_prefix: str | None = None,
+        size_range: tuple[int, int] | None = None,
+        fields: Mapping[str, str] | None = None,
+        expires_in: int = PUT_EXPIRES,
+    ) -> PresignedPost:
+        """A browser form upload (POST). Either ``key`` (exactly) or ``key_prefix`` (any key
+        starting with it; the form's ``key`` field says which). The policy pins
+        ``content_type`` (or ``content_type_prefix``), the ``size_range`` in bytes, and every
+        extra field in ``fields`` to its value (botocore leaves the conditions of extra fields
+        to the caller)."""
+        if (key is None) == (key_prefix is None):
+            raise InvalidUploadError("presign_post needs either key or key_prefix")
+        self._check(bucket, key or f"{key_prefix}x")
+        connection = await self._ensure_open()
+        transport = connection.transport
+        url = await transport.bucket_url(bucket)
+        lifetime, expires_at, clamped, credentials = await self._lifetime(connection, expires_in)
+        form: dict[str, str] = {**(fields or {})}
+        conditions: list[Any] = [{"bucket": bucket}]
+        if key is not None:
+            form["key"] = key
+            conditions.append({"key": key})
+        else:
+            form["key"] = f"{key_prefix}${{filename}}"
+            conditions.append(["starts-with", "$key", key_prefix])
+        if content_type is not None:
+            form["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        elif content_type_prefix is not None:
+            conditions.append(["starts-with", "$Content-Type", content_type_prefix])
+        if size_range is not None:
+            low, high = size_range
+            conditions.append(["content-length-range", int(low), int(high)])
+        conditions += [{name: value} for name, value in (fields or {}).items()]
+        policy = {"expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "conditions": conditions}
+        signed = sign_post_policy(
+            policy,
+            credentials=credentials,
+            region=transport.signing_region(bucket),
+            now=self._clock.now,
+        )
+        return PresignedPost(
+            url=url,
+            fields={**form, **signed},
+            expires_at=expires_at,
+            expires_in=lifetime,
+            bucket=bucket,
+            key=key or "",
+            conditions=tuple(conditions),
+            clamped=clamped,
+        )
+
+    # -- multipart ---------------------------------------------------------------------------
+
+    async def create_multipart(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        size: int | None = None,
+        part_size: int | None = None,
+        content_type: str | None = None,
+        checksum_algorithm: str | None = None,
+        extra_args: Mapping[str, Any] | None = None,
+        expires_in: int = PART_EXPIRES,
+    ) -> PresignedMultipart:
+        """Create a multipart upload for a client. With ``size``, every part's URL comes with
+        its offset and length, cut by the planner as the uploaders cut (``part_size``, 16 MiB
+        by default, grown to fit 10,000 parts). With ``checksum_algorithm``, every part the
+        client sends must carry its checksum (ask for part URLs with :meth:`presign_part`)."""
+        self._check(bucket, key)
+        connection = await self._ensure_open()
+        args = dict(_object_args(content_type, extra_args))
+        if checksum_algorithm is not None:
+            kind = _kind(checksum_algorithm)
+            args.update(ChecksumAlgorithm=kind.algorithm, ChecksumType=kind.multipart_type)
+        where = Where(bucket, key)
+        created = await connection.retrier.run(
+            lambda: connection.transport.call(
+                "CreateMultipartUpload", where, Bucket=bucket, Key=key, **args
+            ),
+            Counters(),
+        )
+        upload_id: str = created["UploadId"]
+        chosen = part_size or PART_SIZE
+        parts: list[PresignedPart] = []
+        lifetime, expires_at, clamped, _ = await self._lifetime(connection, expires_in)
+        if size is not None:
+            plan = plan_upload(size, multipart_threshold=1, part_size=chosen)
+            chosen = plan.part_size
+            if checksum_algorithm is None:
+                for part in plan.parts():
+                    request = await self.presign_part(
+                        bucket, key, upload_id, part.number, expires_in=expires_in
+                    )
+                    parts.append(
+                        PresignedPart(
+                            part.number,
+                            request.url,
+                            part.offset,
+                            part.length,
+                            request.expires_at,
+                            request.headers,
+                        )
+                    )
+        elif not 5 * MiB <= chosen <= MAX_PART_SIZE:
+            raise InvalidUploadError(f"part_size must be 5 MiB to 5 GiB, not {chosen}")
+        return PresignedMultipart(
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            part_size=chosen,
+            size=size,
+            parts=tuple(parts),
+            expires_at=expires_at,
+            expires_in=lifetime,
+            clamped=clamped,
+        )
+
+    async def presign_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        checksum: tuple[str, str] | None = None,
+        expires_in: int = PART_EXPIRES,
+    ) -> PresignedRequest:
+        """The URL of one part (again, when the first expired). ``checksum`` (algorithm,
+        base64 value) makes the client send the part's checksum, and S3 check it."""
+        self._check(bucket, key)
+        if not 1 <= part_number <= 10_000:
+            raise InvalidUploadError(f"part numbers are 1 to 10,000, not {part_number}")
+        where = Where(bucket, key, upload_id, part_number)
+        return await self._presign("UploadPart", where, {}, checksum, expires_in)
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
+        """Every part S3 holds for the upload (all pages)."""
+        self._check(bucket, key)
+        connection = await self._ensure_open()
+        listed: list[UploadedPart] = []
+        marker = 0
+        where = Where(bucket, key, upload_id)
+        while True:
+            page = await connection.retrier.run(
+                lambda marker=marker: connection.transport.call(  # type: ignore[misc]
+                    "ListParts",
+                    where,
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,
+                ),
+                Counters(),
+            )
+            for part in page.get("Parts", []):
+                listed.append(
+                    UploadedPart(part["PartNumber"], part["ETag"], part["Size"], _checksum_of(part))
+                )
+            if not page.get("IsTruncated"):
+                return listed
+            marker = page["NextPartNumberMarker"]
+
+    async def complete_multipart(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str] | tuple[int, str, str | None]],
+        *,
+        checksum: tuple[str, str] | None = None,
+        extra_args: Mapping[str, Any] | None = None,
+    ) -> CompletedUpload:
+        """Complete with (part number, ETag[, checksum]) for every part, in any order; ETags
+        with or without their quotes. ``checksum`` is the whole object's (algorithm, base64),
+        when the upload was created with an algorithm."""
+        self._check(bucket, key)
+        connection = await self._ensure_open()
+        listing = []
+        for number, etag, *rest in sorted(parts):
+            entry: dict[str, Any] = {"PartNumber": int(number), "ETag": _quoted(etag)}
+            if rest and rest[0] and checksum is not None:
+                entry[_kind(checksum[0]).param] = rest[0]
+            listing.append(entry)
+        args = dict(extra_args or {})
+        if checksum is not None:
+            kind = _kind(checksum[0])
+            args[kind.param] = checksum[1]
+            args["ChecksumType"] = kind.multipart_type
+        where = Where(bucket, key, upload_id)
+        response = await connection.retrier.run(
+            lambda: connection.transport.call(
+                "CompleteMultipartUpload",
+                where,
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": listing},
+                **args,
+            ),
+            Counters(),
+            budgeted=False,
+            max_attempts=3,
+        )
+        return CompletedUpload(
+            bucket=bucket,
+            key=key,
+            etag=response.get("ETag", ""),
+            version_id=response.get("VersionId"),
+            checksum=checksum and response.get(_kind(checksum[0]).param),
+            location=response.get("Location"),
+        )
+
+    async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort; an upload that is gone already counts as aborted."""
+        self._check(bucket, key)
+        connection = await self._ensure_open()
+        where = Where(bucket, key, upload_id)
+        try:
+            await connection.retrier.run(
+                lambda: connection.transport.call(
+                    "AbortMultipartUpload", where, Bucket=bucket, Key=key, UploadId=upload_id
+                ),
+                Counters(),
+                budgeted=False,
+            )
+        except S3RequestError as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+
+    async def head(self, bucket: str, key: str) -> CompletedUpload | None:
+        """The object's size, ETag, checksum and metadata, or None if there is none."""
+        self._check(bucket, key)
+        connection = await self._ensure_open()
+        where = Where(bucket, key)
+        try:
+            head = await connection.retrier.run(
+                lambda: connection.transport.call(
+                    "HeadObject", where, Bucket=bucket, Key=key, ChecksumMode="ENABLED"
+                ),
+                Counters(),
+                limited=False,
+            )
+        except S3RequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        checksum = _checksum_of(head)
+        return CompletedUpload(
+            bucket=bucket,
+            key=key,
+            etag=head.get("ETag", ""),
+            version_id=head.get("VersionId"),
+            checksum=checksum,
+            size=head.get("ContentLength"),
+            metadata=head.get("Metadata", {}),
+        )
+
+    async def check_cors(
+        self, bucket: str, origin: str, mode: UploadMode = "multipart", headers: Sequence[str] = ()
+    ) -> CorsReport:
+        """Whether a browser at ``origin`` can upload to ``bucket`` in ``mode`` (``"put"``,
+        ``"multipart"`` or ``"post"``), sending ``headers`` besides the signed ones: the bucket's
+        CORS rules read and checked (see :func:`resilient_s3.check_cors_rules`)."""
+        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
+        connection = await self._ensure_open()
+        where = Where(bucket, "")
+        try:
+            answer = await connection.retrier.run(
+                lambda: connection.transport.call("GetBucketCors", where, Bucket=bucket),
+                Counters(),
+            )
+            rules: list[dict[str, Any]] | None = answer.get("CORSRules", [])
+        except S3RequestError as exc:
+            if exc.code != "NoSuchCORSConfiguration":
+                raise
+            rules = None
+        return check_cors_rules(rules, origin=origin, mode=mode, headers=headers)
+
+    # -- the PresignedUploader's backend ------------------------------------------------------
+
+    async def answer(
+        self,
+        request: SignRequest,
+        *,
+        bucket: str | None = None,
+        put_expires_in: int = PUT_EXPIRES,
+        part_expires_in: int = PART_EXPIRES,
+    ) -> SignAnswer:
+        """Answer what a :class:`PresignedUploader` asks (see :class:`SignRequest`): the
+        handler behind your backend's route. ``bucket`` fixes the bucket (else the request
+        names it). Decide before calling it whether this client may have what it asks for:
+        this only checks that the request is well formed."""
+        target = bucket or request.bucket
+        if not target:
+            raise InvalidUploadError("the sign request names no bucket and none is fixed")
+        key = request.key
+        checksum = (
+            (request.checksum_algorithm, request.checksum)
+            if request.checksum_algorithm and request.checksum
+            else None
+        )
+        extra = {"Metadata": dict(request.metadata)} if request.metadata else None
+        if request.action == "put":
+            return await self.presign_put(
+                target,
+                key,
+                size=request.size,
+                content_type=request.content_type,
+                checksum=checksum,
+                extra_args=extra,
+                expires_in=put_expires_in,
+            )
+        if request.action == "create":
+            return await self.create_multipart(
+                target,
+                key,
+                size=request.size if request.checksum_algorithm is None else None,
+                part_size=request.part_size,
+                content_type=request.content_type,
+                checksum_algorithm=request.checksum_algorithm,
+                extra_args=extra,
+                expires_in=part_expires_in,
+            )
+        upload_id = request.upload_id
+        if request.action == "head":
+            return await self.head(target, key)
+        if not upload_id:
+            raise InvalidUploadError(f"a {request.action!r} sign request needs an upload_id")
+        if request.action == "part":
+            if request.part_number is None:
+                raise InvalidUploadError("a 'part' sign request needs a part_number")
+            return await self.presign_part(
+                target,
+                key,
+                upload_id,
+                request.part_number,
+                checksum=checksum,
+                expires_in=part_expires_in,
+            )
+        if request.action == "list":
+            return await self.list_parts(target, key, upload_id)
+        if request.action == "complete":
+            return await self.complete_multipart(
+                target, key, upload_id, request.parts, checksum=checksum
+            )
+        if request.action == "abort":
+            await self.abort_multipart(target, key, upload_id)
+            return None
+        raise InvalidUploadError(f"unknown sign request action {request.action!r}")
+
+    # -- signing -----------------------------------------------------------------------------
+
+    async def _presign(
+        self,
+        operation: str,
+        where: Where,
+        args: Mapping[str, Any],
+        checksum: tuple[str, str] | None,
+        expires_in: int,
+    ) -> PresignedRequest:
+        connection = await self._ensure_open()
+        transport = connection.transport
+        url, headers = await transport.prepare_body(operation, args, where)
+        if checksum is not None:
+            kind = _kind(checksum[0])
+            headers["x-amz-sdk-checksum-algorithm"] = kind.algorithm
+            headers[kind.header] = checksum[1]
+        lifetime, expires_at, clamped, credentials = await self._lifetime(connection, expires_in)
+        signed_url = presign_url(
+            "PUT",
+            url,
+            headers,
+            credentials=credentials,
+            region=transport.signing_region(where.bucket),
+            expires_in=lifetime,
+            now=self._clock.now,
+        )
+        return PresignedRequest(
+            method="PUT",
+            url=signed_url,
+            headers=headers,
+            expires_at=expires_at,
+            expires_in=lifetime,
+            bucket=where.bucket,
+            key=where.key,
+            clamped=clamped,
+        )
+
+    async def _lifetime(
+        self, connection: Connection, asked: int
+    ) -> tuple[int, datetime.datetime, str | None, Any]:
+        """Seconds a URL signed now may live, when it expires, why it was cut short, and the
+        credentials to sign it with."""
+        if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:
+            raise InvalidUploadError(
+                f"expires_in must be a whole number of seconds >= 1, not {asked!r}"
+            )
+        credentials, _ = await connection.owner.get()
+        lifetime, clamped = asked, None
+        if lifetime > MAX_EXPIRES:
+            lifetime = MAX_EXPIRES
+            clamped = f"AWS accepts presigned URLs of at most 7 days ({MAX_EXPIRES:,} s)"
+        expiry = connection.owner.expires_at
+        if expiry is not None:
+            left = int(expiry - self._clock.epoch())
+            if left < lifetime:
+                lifetime = max(left, 1)
+                when = datetime.datetime.fromtimestamp(expiry, datetime.UTC)
+                clamped = (
+                    f"the signing credentials expire at {when:%Y-%m-%dT%H:%M:%SZ} (in {left} s): "
+                    "a URL dies with them"
+                )
+        now = self._clock.now().replace(tzinfo=datetime.UTC)
+        return lifetime, now + datetime.timedelta(seconds=lifetime), clamped, credentials
+
+    def _check(self, bucket: str, key: str) -> None:
+        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
+        try:
+            validate_key(key)
+        except InvalidUploadError as exc:
+            exc.bucket, exc.key = bucket, key
+            raise
+
+
+def _object_args(
+    content_type: str | None, extra_args: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    args = dict(extra_args or {})
+    if content_type is not None:
+        args["ContentType"] = content_type
+    return args
+
+
+def _kind(algorithm: str) -> Any:
+    kind = CHECKSUM_KINDS.get(algorithm.upper())
+    if kind is None:
+        raise InvalidUploadError(
+            f"checksum algorithm must be one of {', '.join(CHECKSUM_KINDS)}, not {algorithm!r}"
+        )
+    return kind
+
+
+def _checksum_of(answer: Mapping[str, Any]) -> str | None:
+    """The checksum S3 reports (``ChecksumCRC64NVME``, ``ChecksumSHA256``...), if any."""
+    return next(
+        (v for k, v in answer.items() if k.startswith("Checksum") and k != "ChecksumType"), None
+    )
+
+
+def _quoted(etag: str) -> str:
+    """ETags as S3 lists them: Uppy 6 strips the quotes, earlier majors keep them."""
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+class Presigner(Blocking):
+    """The blocking face of :class:`AsyncPresigner`; same arguments, same behaviour (for
+    Django, Flask and other synchronous backends)."""
+
+    def __init__(
+        self,
+        session: SessionLike | None = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        config: UploadConfig | None = None,
+        *,
+        credentials: CredentialsCallable | None = None,
+        botocore_config: BotocoreConfigLike | None = None,
+        verify: bool | str | None = None,
+        **seams: Any,
+    ) -> None:
+        self._async: AsyncPresigner = AsyncPresigner(
+            session,
+            endpoint_url,
+            region_name,
+            config,
+            credentials=credentials,
+            botocore_config=botocore_config,
+            verify=verify,
+            **seams,
+        )
+        super().__init__(self._async)
+
+    @property
+    def clock_offset(self) -> float:
+        return self._async.clock_offset
+
+    def presign_put(self, bucket: str, key: str, **options: Any) -> PresignedRequest:
+        """See :meth:`AsyncPresigner.presign_put`."""
+        return self._call(self._async.presign_put, bucket, key, **options)
+
+    def presign_post(self, bucket: str, key: str | None = None, **options: Any) -> PresignedPost:
+        """See :meth:`AsyncPresigner.presign_post`."""
+        return self._call(self._async.presign_post, bucket, key, **options)
+
+    def create_multipart(self, bucket: str, key: str, **options: Any) -> PresignedMultipart:
+        """See :meth:`AsyncPresigner.create_multipart`."""
+        return self._call(self._async.create_multipart, bucket, key, **options)
+
+    def presign_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, **options: Any
+    ) -> PresignedRequest:
+        """See :meth:`AsyncPresigner.presign_part`."""
+        return self._call(self._async.presign_part, bucket, key, upload_id, part_number, **options)
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
+        """See :meth:`AsyncPresigner.list_parts`."""
+        return self._call(self._async.list_parts, bucket, key, upload_id)
+
+    def complete_multipart(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str] | tuple[int, str, str | None]],
+        **options: Any,
+    ) -> CompletedUpload:
+        """See :meth:`AsyncPresigner.complete_multipart`."""
+        return self._call(self._async.complete_multipart, bucket, key, upload_id, parts, **options)
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        """See :meth:`AsyncPresigner.abort_multipart`."""
+        self._call(self._async.abort_multipart, bucket, key, upload_id)
+
+    def head(self, bucket: str, key: str) -> CompletedUpload | None:
+        """See :meth:`AsyncPresigner.head`."""
+        return self._call(self._async.head, bucket, key)
+
+    def check_cors(
+        self, bucket: str, origin: str, mode: UploadMode = "multipart", headers: Sequence[str] = ()
+    ) -> CorsReport:
+        """See :meth:`AsyncPresigner.check_cors`."""
+        return self._call(self._async.check_cors, bucket, origin, mode, headers)
+
+    def answer(self, request: SignRequest, **options: Any) -> SignAnswer:
+        """See :meth:`AsyncPresigner.answer`."""
+        return self._call(self._async.answer, request, **options)

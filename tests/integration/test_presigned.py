@@ -1,0 +1,482 @@
+"""Presigned uploads against the real server: URLs sent by a plain HTTP client, the
+credential-less PresignedUploader (expiring URLs, resume after kill -9), TTLs that never outlive
+their credentials, a skewed signer, the Uppy backend's rules, and the CLI."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resilient_s3 import (
+    AsyncPresignedUploader,
+    AsyncPresigner,
+    PresignedUploader,
+    Presigner,
+    SignRequest,
+    UploadConfig,
+    diagnose,
+)
+from resilient_s3._cli import main
+from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server, skewed_clock
+from s3_helpers import admin_session, open_uploads, stored_sha256, write_random
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+
+
+def send(method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
+    """A plain HTTP request, no SDK anywhere."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def form(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+        out.write(f"{value}\r\n".encode())
+    disposition = 'Content-Disposition: form-data; name="file"; filename="f"'
+    out.write(f"--{boundary}\r\n{disposition}\r\n\r\n".encode())
+    out.write(data + f"\r\n--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def presigner(server: S3Server, **options: Any) -> Presigner:
+    return Presigner(admin_session(server), endpoint_url=server.endpoint_url, **options)
+
+
+def test_presigned_put_multipart_and_post_land_byte_exact_through_plain_http(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    small, big = os.urandom(70_000), os.urandom(12 * MiB + 5)
+    with presigner(s3_server) as signer:
+        put = signer.presign_put(s3_bucket, "put.txt", content_type="text/plain")
+        assert put.headers == {"Content-Type": "text/plain"}  # exactly what the client sends
+        assert send("PUT", put.url, dict(put.headers), small)[0] == 200
+
+        upload = signer.create_multipart(s3_bucket, "multi.bin", size=len(big), part_size=5 * MiB)
+        assert [(p.offset, p.length) for p in upload.parts] == [
+            (0, 5 * MiB),
+            (5 * MiB, 5 * MiB),
+            (10 * MiB, 2 * MiB + 5),
+        ]
+        etags = []
+        for part in upload.parts:
+            status, headers, _ = send(
+                "PUT", part.url, dict(part.headers), big[part.offset : part.offset + part.length]
+            )
+            assert status == 200
+            etags.append((part.part_number, headers["ETag"].strip('"')))  # as Uppy 6 sends them
+        assert [
+            p.part_number for p in signer.list_parts(s3_bucket, "multi.bin", upload.upload_id)
+        ] == [1, 2, 3]
+        done = signer.complete_multipart(s3_bucket, "multi.bin", upload.upload_id, etags)
+        assert done.etag.strip('"').endswith("-3")
+
+        post = signer.presign_post(
+            s3_bucket, key_prefix="forms/", content_type_prefix="text/", size_range=(1, MiB)
+        )
+        fields = {**post.fields, "key": "forms/note.txt", "Content-Type": "text/plain"}
+        body, content_type = form(fields, small)
+        assert send("POST", post.url, {"Content-Type": content_type}, body)[0] in (200, 201, 204)
+        # The policy holds: another prefix is refused.
+        body, content_type = form({**fields, "key": "elsewhere/note.txt"}, small)
+        assert send("POST", post.url, {"Content-Type": content_type}, body)[0] == 403
+
+    assert s3_client.get_object(Bucket=s3_bucket, Key="put.txt")["Body"].read() == small
+    assert s3_client.get_object(Bucket=s3_bucket, Key="multi.bin")["Body"].read() == big
+    assert s3_client.get_object(Bucket=s3_bucket, Key="forms/note.txt")["Body"].read() == small
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_a_content_type_other_than_the_signed_one_is_refused_and_diagnosed(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    with presigner(s3_server) as signer:
+        put = signer.presign_put(s3_bucket, "photo.jpg", content_type="image/jpeg")
+    status, headers, body = send("PUT", put.url, {"Content-Type": "image/png"}, b"x" * 100)
+    assert status == 403
+    diagnosis = diagnose_http(status, headers, body, put.url, {"Content-Type": "image/png"})
+    assert diagnosis.cause == "signature-mismatch"
+    assert any("Content-Type" in fix for fix in diagnosis.fixes)
+    assert "photo.jpg" not in [
+        o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
+    ]
+
+
+def diagnose_http(status: int, headers: Any, body: bytes, url: str, sent: dict[str, str]) -> Any:
+    from resilient_s3._s3.errors import Where, http_error
+
+    error = http_error(
+        status, body, {k.lower(): v for k, v in headers.items()}, Where("", ""), "PUT"
+    )
+    return diagnose(error)
+
+
+def test_urls_never_outlive_the_signing_credentials(s3_server: S3Server, s3_bucket: str) -> None:
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
+
+    def credentials() -> dict[str, Any]:
+        return {
+            "access_key": s3_server.access_key,
+            "secret_key": s3_server.secret_key,
+            "token": None,
+            "expiry_time": expiry.isoformat(),
+        }
+
+    with Presigner(
+        endpoint_url=s3_server.endpoint_url, region_name=s3_server.region, credentials=credentials
+    ) as signer:
+        put = signer.presign_put(s3_bucket, "k", expires_in=900)
+        post = signer.presign_post(s3_bucket, "k", expires_in=900)
+    assert 50 <= put.expires_in <= 60
+    assert abs((put.expires_at - expiry).total_seconds()) <= 2
+    assert put.clamped is not None
+    assert "signing credentials expire" in put.clamped
+    assert "X-Amz-Expires=" + str(put.expires_in) in put.url
+    assert post.clamped is not None
+    assert post.expires_in <= 60
+    assert send("PUT", put.url, dict(put.headers), b"still valid")[0] == 200
+
+    with presigner(s3_server) as signer:
+        week = signer.presign_put(s3_bucket, "k", expires_in=30 * 24 * 3600)
+    assert week.expires_in == 604_800
+    assert week.clamped is not None
+    assert "7 days" in week.clamped
+
+
+@pytest.mark.parametrize("skew", [30 * 60, -30 * 60], ids=["ahead", "behind"])
+def test_a_signer_whose_clock_is_30_minutes_off_issues_urls_the_server_accepts(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, skew: int
+) -> None:
+    with skewed_clock(skew), presigner(s3_server) as signer:
+        assert abs(signer.clock_offset + skew) <= 5  # learned from the server when it opened
+        put = signer.presign_put(s3_bucket, "skewed", expires_in=300)
+        # A URL signed with this machine's clock instead: the server refuses it.
+        from resilient_s3._auth.sigv4 import presign_url
+
+        naive = presign_url(
+            "PUT",
+            put.url.split("?")[0],
+            {},
+            credentials=_admin_credentials(s3_server),
+            region=s3_server.region,
+            expires_in=300,
+        )
+    assert send("PUT", put.url, dict(put.headers), b"on the server's time")[0] == 200
+    if skew < 0:
+        # Signed on this clock, the URL expired 25 minutes before it was made. (A URL dated in
+        # the future is "not yet valid" on AWS; SeaweedFS takes it, so that case is not shown.)
+        assert send("PUT", naive, {}, b"on this clock")[0] == 403
+    assert (
+        s3_client.get_object(Bucket=s3_bucket, Key="skewed")["Body"].read()
+        == b"on the server's time"
+    )
+
+
+def _admin_credentials(server: S3Server) -> Any:
+    from botocore.credentials import ReadOnlyCredentials
+
+    return ReadOnlyCredentials(server.access_key, server.secret_key, None)
+
+
+# -- the credential-less uploader -------------------------------------------------------------
+
+
+async def test_part_urls_that_expire_mid_upload_are_asked_for_again(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "video"
+    digest = write_random(path, 40 * MiB)
+    # Part URLs live 2 s; the link is slow, so the URLs handed out at the start go stale
+    # (asked for again before use), and two parts are held 3 s in the proxy, so that they
+    # reach S3 with an expired URL (403 Request has expired, asked for again after).
+    held = Fault(FaultKind.DELAY, 1.0, {"UploadPart"}, seconds=3, limit=2)
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=12 * MiB, faults=[held]) as proxy:
+        async with AsyncPresigner(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as signer:
+
+            async def sign(request: SignRequest) -> Any:
+                return await signer.answer(request, bucket=s3_bucket, part_expires_in=2)
+
+            config = UploadConfig(
+                multipart_threshold=8 * MiB,
+                part_size=5 * MiB,
+                max_concurrency=2,
+                journal_dir=str(tmp_path / "j"),
+            )
+            async with AsyncPresignedUploader(sign, config, checksums=False) as up:
+                result = await up.upload_file(path, "video.bin")
+                stats = up.stats
+        forwarded = proxy.stats.forwarded.get("UploadPart", 0)
+    assert stored_sha256(s3_client, s3_bucket, "video.bin") == digest
+    assert result.parts == 8
+    assert result.retries.get("presigned-url-expired", 0) >= 1  # refused by S3, asked again
+    assert result.renewed_urls >= 4  # stale ones replaced before use, and the refused ones
+    assert stats.renewed_urls == result.renewed_urls
+    assert forwarded >= 8
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+class Backend:
+    """The Uppy backend (which also serves PresignedUploader's protocol) on a free port."""
+
+    def __init__(self, server: S3Server, bucket: str, **options: Any) -> None:
+        import uvicorn
+
+        from resilient_s3.uppy import uppy_app
+
+        self._presigner = presigner(server)
+        self._presigner.open()
+        app = uppy_app(self._presigner, bucket=bucket, prefix="incoming/", **options)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._presigner.close()
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        status, _, answer = send(
+            method, self.url + path, {"Content-Type": "application/json"}, data or b""
+        )
+        return status, json.loads(answer or b"null")
+
+
+@pytest.fixture
+def backend(s3_server: S3Server, s3_bucket: str) -> Iterator[Backend]:
+    running = Backend(
+        s3_server, s3_bucket, max_size=20 * MiB, content_types=["video/", "text/plain"]
+    )
+    yield running
+    running.close()
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from resilient_s3 import PresignedUploader, UploadConfig
+    from resilient_s3.uppy import signer
+    url, path, journal = sys.argv[1:]
+    config = UploadConfig(multipart_threshold=8 * 2**20, part_size=5 * 2**20,
+                          max_concurrency=2, journal_dir=journal)
+    with PresignedUploader(signer(url), config) as up:
+        up.upload_file(path, "resumed.bin")
+    """
+)
+
+
+def test_a_killed_presigned_upload_resumes_through_list_parts(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "f"
+    digest = write_random(path, 60 * MiB)
+    journal = tmp_path / "journal"
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=20 * MiB) as proxy:
+        backend = Backend(_via(s3_server, proxy), s3_bucket)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD, backend.url, str(path), str(journal)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            deadline = time.monotonic() + 60
+            while proxy.stats.forwarded.get("UploadPart", 0) < 4 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            child.send_signal(signal.SIGKILL)
+            _, errors = child.communicate(timeout=30)
+            assert child.returncode == -signal.SIGKILL, errors.decode()
+            time.sleep(1)
+            assert len(open_uploads(s3_client, s3_bucket)) == 1
+
+            proxy.reset_stats()
+            from resilient_s3.uppy import signer
+
+            config = UploadConfig(
+                multipart_threshold=8 * MiB, part_size=5 * MiB, journal_dir=str(journal)
+            )
+            with PresignedUploader(signer(backend.url), config) as up:
+                result = up.upload_file(path, "resumed.bin")
+            sent = proxy.stats.forwarded.get("UploadPart", 0)
+        finally:
+            backend.close()
+    assert result.resumed_parts >= 3
+    assert sent <= 12 - result.resumed_parts + sum(result.retries.values())
+    assert result.key == "incoming/resumed.bin"
+    assert stored_sha256(s3_client, s3_bucket, "incoming/resumed.bin") == digest
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def _via(server: S3Server, proxy: ChaosProxy) -> Any:
+    """The server's keys, at the proxy's endpoint: URLs are signed for the proxy."""
+
+    class Via:
+        access_key, secret_key, region = server.access_key, server.secret_key, server.region
+        endpoint_url = proxy.endpoint_url
+
+    return Via()
+
+
+def test_the_uppy_backend_keeps_clients_inside_its_rules(
+    backend: Backend, s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    status, created = backend.call(
+        "POST",
+        "/s3/multipart",
+        {"filename": "../../etc/passwd", "type": "text/plain", "metadata": {}},
+    )
+    assert status == 200
+    key, upload_id = created["key"], created["uploadId"]
+    assert key.startswith("incoming/")
+    assert key.endswith("/passwd")
+    assert ".." not in key
+    # A key the client makes up outside the prefix, or climbing out of it, is refused.
+    for bad in ("elsewhere/x", "incoming/../x", "/incoming/x"):
+        status, answer = backend.call(
+            "GET", f"/s3/multipart/{upload_id}/1?key={urllib.parse.quote(bad)}"
+        )
+        assert status == 403, (bad, answer)
+    # A content type the backend does not take.
+    status, answer = backend.call(
+        "POST", "/s3/multipart", {"filename": "x.exe", "type": "application/x-msdownload"}
+    )
+    assert status == 415
+    # Parts past max_size: refused at completion, and the upload aborted.
+    parts = []
+    for number in (1, 2, 3, 4, 5):
+        status, signed = backend.call("GET", f"/s3/multipart/{upload_id}/{number}?key={key}")
+        assert status == 200
+        assert signed["expires"] == 3600
+        status, headers, _ = send("PUT", signed["url"], {}, os.urandom(5 * MiB))
+        assert status == 200
+        parts.append({"PartNumber": number, "ETag": headers["ETag"]})
+    status, listed = backend.call("GET", f"/s3/multipart/{upload_id}?key={key}")
+    assert [p["PartNumber"] for p in listed] == [1, 2, 3, 4, 5]
+    status, answer = backend.call(
+        "POST", f"/s3/multipart/{upload_id}/complete?key={key}", {"parts": parts}
+    )
+    assert status == 413, answer
+    assert open_uploads(s3_client, s3_bucket) == []
+    # A form upload's policy carries the limit.
+    status, params = backend.call("GET", "/s3/params?filename=note.txt&type=text/plain")
+    assert status == 200
+    assert params["method"] == "POST"
+    assert params["fields"]["key"].startswith("incoming/")
+
+
+def test_an_authorize_hook_refuses(s3_server: S3Server, s3_bucket: str) -> None:
+    def authorize(request: Any) -> Any:
+        if request.headers.get("authorization") != "Bearer let-me-in":
+            raise PermissionError("sign in first")
+        return "alice"
+
+    backend = Backend(s3_server, s3_bucket, authorize=authorize)
+    try:
+        status, answer = backend.call(
+            "POST", "/s3/multipart", {"filename": "a", "type": "text/plain"}
+        )
+    finally:
+        backend.close()
+    assert (status, answer) == (403, {"message": "sign in first"})
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
+    return ["--endpoint-url", s3_server.endpoint_url]
+
+
+def test_cli_presigns_and_checks_cors(
+    aws_env: list[str], s3_bucket: str, s3_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "presign",
+                "put",
+                f"s3://{s3_bucket}/cli.txt",
+                "--content-type",
+                "text/plain",
+                "--json",
+                *aws_env,
+            ]
+        )
+        == 0
+    )
+    put = json.loads(capsys.readouterr().out)
+    assert send("PUT", put["url"], put["headers"], b"from the cli")[0] == 200
+    assert s3_client.get_object(Bucket=s3_bucket, Key="cli.txt")["Body"].read() == b"from the cli"
+
+    argv = ["presign", "multipart", f"s3://{s3_bucket}/m.bin", "--size", "12MiB"]
+    assert main([*argv, "--part-size", "8MiB", *aws_env]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": PUT http") == 2  # 12 MiB in 8 MiB parts
+    s3_client.put_bucket_cors(
+        Bucket=s3_bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["https://app.example"],
+                    "AllowedMethods": ["PUT"],
+                    "AllowedHeaders": ["*"],
+                }
+            ]
+        },
+    )
+    code = main(
+        [
+            "cors",
+            "check",
+            f"s3://{s3_bucket}",
+            "--origin",
+            "https://app.example",
+            "--print-rules",
+            *aws_env,
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "ExposeHeaders" in captured.out
+    assert "ETag" in captured.out
+    assert "does not let https://app.example upload" in captured.err
