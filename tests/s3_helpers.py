@@ -22,6 +22,50 @@ def admin_session(server: S3Server | MotoServer, secret: str | None = None) -> b
     )
 
 
+def reader_session(server: S3Server) -> boto3.Session:
+    """The ``reader`` identity of the ``s3_server`` fixture: it may read and list, not write."""
+    reader = next(i for i in server.identities if i.name == "reader")
+    return boto3.Session(
+        aws_access_key_id=reader.access_key,
+        aws_secret_access_key=reader.secret_key,
+        region_name=server.region,
+    )
+
+
+def client_error(
+    status: int, headers: dict[str, str], body: bytes, operation: str = "PutObject"
+) -> Any:
+    """The botocore ``ClientError`` a boto3 client raises for this answer: botocore's own
+    parser reads it, as the client does."""
+    import botocore.exceptions
+    import botocore.parsers
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3")
+    parser = botocore.parsers.RestXMLParser()
+    response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()}}
+    parsed = parser.parse({**response, "body": body}, model.operation_model(operation).output_shape)
+    return botocore.exceptions.ClientError(parsed, operation)
+
+
+def installed(program: str, package: str) -> str | None:
+    """``program`` on PATH, installed from Debian's ``package`` first when missing and this is
+    root with apt-get (a fresh CI machine)."""
+    import shutil
+    import subprocess
+
+    found = shutil.which(program)
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", package],
+        ):
+            subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
+        found = shutil.which(program)
+    return found
+
+
 def write_random(path: Path, size: int) -> str:
     """Write ``size`` random bytes to ``path``; their SHA-256."""
     data = os.urandom(size)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ._config import UploadConfig
 from ._diagnostics.cors import CorsFinding, CorsReport, check_cors_rules
 from ._diagnostics.diagnose import diagnose
+from ._diagnostics.explain import Explanation, UrlReport, explain
 from ._diagnostics.model import Cause, Diagnosis
+from ._diagnostics.report import DoctorCheck, DoctorReport
 from ._exceptions import (
     CredentialRefreshError,
     DirectoryUploadError,
@@ -43,6 +45,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._api.blocking import ResilientUploader
+    from ._api.doctor import async_doctor, doctor
     from ._api.presigned_uploader import AsyncPresignedUploader, PresignedUploader
     from ._api.presigner import AsyncPresigner, Presigner
     from ._api.uploader import AsyncResilientUploader
@@ -54,6 +57,8 @@ _LAZY = {
     "PresignedUploader": "._api.presigned_uploader",
     "Presigner": "._api.presigner",
     "ResilientUploader": "._api.blocking",
+    "async_doctor": "._api.doctor",
+    "doctor": "._api.doctor",
 }
 """Public names whose modules import the SDK: loaded on first use."""
 
@@ -74,6 +79,9 @@ __all__ = [
     "CredentialRefreshError",
     "Diagnosis",
     "DirectoryUploadError",
+    "DoctorCheck",
+    "DoctorReport",
+    "Explanation",
     "IntegrityError",
     "InvalidUploadError",
     "ObjectExistsError",
@@ -96,9 +104,13 @@ __all__ = [
     "UploadResult",
     "UploadedPart",
     "UploaderStats",
+    "UrlReport",
     "__version__",
+    "async_doctor",
     "check_cors_rules",
     "diagnose",
+    "doctor",
+    "explain",
 ]
 
 # Public classes say they are resilient_s3's, wherever they are defined.

@@ -26,7 +26,9 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from ._diagnostics.answer import Answer
 from ._diagnostics.model import Diagnosis
+from ._diagnostics.request import SentRequest
 
 if TYPE_CHECKING:
     from ._result import UploadResult
@@ -142,6 +144,31 @@ class S3RequestError(UploadError):
         """Attempts made at this request, retries included."""
         self.unreachable = False
         """No connection could be made at all: refused, or the host name did not resolve."""
+        self.operation: str | None = None
+        """The S3 operation, e.g. ``"UploadPart"``."""
+        self.answer: Answer | None = None
+        """What S3 answered (every element of the error body, the headers), secrets masked:
+        the evidence :func:`resilient_s3.diagnose` reads."""
+        self.request: SentRequest | None = None
+        """How the request was signed and what it sent, secrets masked."""
+        self.clock_offset: float | None = None
+        """Seconds the uploader had learned the server's clock is ahead of this machine's."""
+        self.credentials_expire_at: datetime.datetime | None = None
+        """When the uploader's credentials expire(d), naive UTC; None if they do not."""
+
+
+_KEPT_WHEN_WRAPPED = (
+    "server_time",
+    "retry_after",
+    "attempts",
+    "unreachable",
+    "credential_generation",
+    "operation",
+    "answer",
+    "request",
+    "clock_offset",
+    "credentials_expire_at",
+)
 
 
 class RetriesExhaustedError(S3RequestError):
@@ -162,9 +189,8 @@ class RetriesExhaustedError(S3RequestError):
             diagnosis=last.diagnosis,
             last_exception=last.last_exception,
         )
-        error.server_time, error.retry_after = last.server_time, last.retry_after
-        error.attempts, error.unreachable = last.attempts, last.unreachable
-        error.credential_generation = last.credential_generation
+        for name in _KEPT_WHEN_WRAPPED:
+            setattr(error, name, getattr(last, name))
         return error
 
 

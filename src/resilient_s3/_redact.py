@@ -2,7 +2,8 @@
 
 What counts as a secret: secret access keys, session tokens, ``Authorization`` headers, the
 values of ``X-Amz-Signature``, ``X-Amz-Credential`` and ``X-Amz-Security-Token`` (in URLs,
-headers or form fields), POST policies' signatures, and SSE-C keys.
+headers or form fields), POST policies' signatures, and SSE-C keys. Access key ids are not
+secret, but are shown by their first and last four characters only.
 """
 
 from __future__ import annotations
@@ -26,15 +27,20 @@ _SECRET_HEADERS = frozenset(
 
 _IN_TEXT = [
     # Query parameters and form fields, in any case: X-Amz-Signature=..., x-amz-credential=...
+    # ... and header lines (``x-amz-security-token:...`` in a canonical request), SSE-C keys.
     re.compile(
-        r"(?i)\b(x-amz-(?:signature|credential|security-token))(=|\":\s*\"|': ')[^&\s\"',]+"
+        r"(?i)\b(x-amz-(?:signature|credential|security-token"
+        r"|(?:copy-source-)?server-side-encryption-customer-key))"
+        r"(=|\":\s*\"|': '|:\s*)[^&\s\"',]+"
     ),
+    # SigV2's query parameters.
+    re.compile(r"(?i)([?&](?:Signature|AWSAccessKeyId))(=)[^&\s\"']+"),
     # Authorization headers: everything after the scheme.
     re.compile(r"(?i)\b(authorization)(:\s*|=|\":\s*\"|': ')[^\n\"']*"),
     # A SigV4 signature wherever it appears (an Authorization header cut up differently).
     re.compile(r"(?i)\b(signature)(=)[0-9a-f]{64}"),
-    # Session tokens echoed by S3 (<Token-0>...</Token-0>).
-    re.compile(r"(?i)(<Token-\d+>)()[^<]*"),
+    # What S3 echoes in error bodies: session tokens (<Token-0>), the key id, the signature.
+    re.compile(r"(?i)(<(?:Token-\d+|AWSAccessKeyId|SignatureProvided)>)()[^<]*"),
 ]
 
 
@@ -54,3 +60,10 @@ def redact_text(text: str) -> str:
     for pattern in _IN_TEXT:
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return text
+
+
+def mask_key(access_key: str) -> str:
+    """An access key id as ``AKIA****WXYZ``: enough to tell keys apart, not to use one."""
+    if len(access_key) <= 8:
+        return access_key[:2] + MASK
+    return f"{access_key[:4]}****{access_key[-4:]}"

@@ -60,7 +60,8 @@ class UploaderStats:
     """Requests sent, retries included."""
     retries: Mapping[str, int]
     """Retried requests by cause (``"throttled"``, ``"network"``, ``"server-error"``,
-    ``"credentials-expired"``, ``"clock-skew"``, ``"bad-digest"``)."""
+    ``"credentials-expired"``, ``"invalid-token"``, ``"clock-skew"``, ``"bad-digest"``,
+    ``"conflict"``, ``"presigned-url-expired"``)."""
     concurrency_limit: int
     """Requests allowed in flight now: lowered on throttling, raised again on success."""
     concurrency_max: int

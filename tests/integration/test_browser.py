@@ -26,7 +26,7 @@ import pytest
 
 from resilient_s3 import Presigner, ResilientUploader
 from resilient_s3.testing import S3Server
-from s3_helpers import admin_session, open_uploads, stored_sha256
+from s3_helpers import admin_session, installed, open_uploads, stored_sha256
 
 MiB = 1024 * 1024
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
@@ -40,21 +40,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def installed(program: str, package: str) -> str | None:
-    """``program`` on PATH, installed from Debian's ``package`` first when missing and this is
-    root with apt-get (a fresh CI machine)."""
-    found = shutil.which(program)
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", package],
-        ):
-            subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
-        found = shutil.which(program)
-    return found
 
 
 def chromium() -> str:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from resilient_s3 import (
@@ -31,7 +30,14 @@ from resilient_s3.testing import (
     S3Server,
     skewed_clock,
 )
-from s3_helpers import Wrapped, admin_session, open_uploads, stored_sha256, write_random
+from s3_helpers import (
+    Wrapped,
+    admin_session,
+    open_uploads,
+    reader_session,
+    stored_sha256,
+    write_random,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -238,15 +244,6 @@ async def test_a_file_changed_under_a_bad_digest_is_not_resent(
 def counting_proxy(s3_server: S3Server) -> Iterator[ChaosProxy]:
     with ChaosProxy(s3_server.endpoint_url) as proxy:
         yield proxy
-
-
-def reader_session(server: S3Server) -> boto3.Session:
-    reader = next(i for i in server.identities if i.name == "reader")
-    return boto3.Session(
-        aws_access_key_id=reader.access_key,
-        aws_secret_access_key=reader.secret_key,
-        region_name=server.region,
-    )
 
 
 @pytest.mark.parametrize("size", [1 * MiB, 20 * MiB], ids=["single", "multipart"])

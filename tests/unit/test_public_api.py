@@ -24,6 +24,9 @@ PUBLIC = [
     "CredentialRefreshError",
     "Diagnosis",
     "DirectoryUploadError",
+    "DoctorCheck",
+    "DoctorReport",
+    "Explanation",
     "IntegrityError",
     "InvalidUploadError",
     "ObjectExistsError",
@@ -46,9 +49,13 @@ PUBLIC = [
     "UploadResult",
     "UploadedPart",
     "UploaderStats",
+    "UrlReport",
     "__version__",
+    "async_doctor",
     "check_cors_rules",
     "diagnose",
+    "doctor",
+    "explain",
 ]
 
 

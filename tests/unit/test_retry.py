@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from resilient_s3 import CredentialRefreshError, RetriesExhaustedError, S3RequestError
 from resilient_s3._auth.clock import ServerClock
 from resilient_s3._auth.credentials import CredentialOwner
+from resilient_s3._diagnostics.answer import parse_time as parse_http_date
 from resilient_s3._diagnostics.codes import CODES, Action, classify
 from resilient_s3._resilience.concurrency import AdaptiveLimiter
 from resilient_s3._resilience.retry import (
@@ -27,7 +28,6 @@ from resilient_s3._resilience.retry import (
     credential_fix,
     reread_fix,
 )
-from resilient_s3._s3.errors import parse_http_date
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,7 @@ pytestmark = pytest.mark.anyio
         (None, None, True, Action.RETRY, "network"),
         ("ExpiredToken", 400, False, Action.REFRESH_CREDENTIALS, "credentials-expired"),
         ("TokenRefreshRequired", 400, False, Action.REFRESH_CREDENTIALS, "credentials-expired"),
-        ("InvalidToken", 400, False, Action.REFRESH_CREDENTIALS, "credentials-expired"),
+        ("InvalidToken", 400, False, Action.REFRESH_CREDENTIALS, "invalid-token"),
         ("RequestTimeTooSkewed", 403, False, Action.CORRECT_CLOCK, "clock-skew"),
         ("RequestExpired", 400, False, Action.CORRECT_CLOCK, "clock-skew"),
         ("RequestInTheFuture", 403, False, Action.CORRECT_CLOCK, "clock-skew"),
@@ -67,6 +67,9 @@ pytestmark = pytest.mark.anyio
         ("EntityTooSmall", 400, False, Action.FAIL, "fail"),
         ("InvalidArgument", 400, False, Action.FAIL, "fail"),
         ("PreconditionFailed", 412, False, Action.FAIL, "fail"),
+        ("ConditionalRequestConflict", 409, False, Action.RETRY, "conflict"),
+        (None, 301, False, Action.FAIL, "fail"),  # a HEAD to another region's bucket
+        ("AccessForbidden", 403, False, Action.FAIL, "fail"),  # a CORS preflight
         (None, 404, False, Action.FAIL, "fail"),
     ],
 )
@@ -629,8 +632,10 @@ def test_every_retryable_verdict_has_a_cause_to_count(code: str | None, status: 
         "server-error",
         "network",
         "credentials-expired",
+        "invalid-token",
         "clock-skew",
         "bad-digest",
+        "conflict",
         "fail",
     }
     assert (verdict.cause == "fail") is (not verdict.retryable)

@@ -4,6 +4,7 @@ one server clock signing every request, the transport, and the retrier with its 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from .._auth.credentials import CredentialOwner
 from .._auth.signer import RequestSigner
 from .._config import UploadConfig
 from .._diagnostics.codes import Action
+from .._diagnostics.diagnose import diagnose
+from .._exceptions import S3RequestError
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix, credential_fix
 from .._s3.session import SessionSettings, make_client, resolve_session
@@ -72,5 +75,19 @@ async def connect(
             Action.CORRECT_CLOCK: clock_fix(clock),
         },
         sleep=sleep,
+        annotate=functools.partial(annotate, clock=clock, owner=owner),
     )
     return Connection(transport, owner, retrier)
+
+
+def annotate(
+    error: S3RequestError, *, clock: ServerClock, owner: CredentialOwner | None = None
+) -> None:
+    """A request failed for good: what the uploader knows joins the evidence."""
+    error.clock_offset = clock.offset or None
+    expires = owner.expires_at if owner is not None else None
+    if expires is not None:
+        moment = datetime.datetime.fromtimestamp(expires, datetime.UTC).replace(tzinfo=None)
+        error.credentials_expire_at = moment
+    if error.answer is not None:
+        error.diagnosis = diagnose(error)

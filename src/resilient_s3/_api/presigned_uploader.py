@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, Any
@@ -31,6 +32,7 @@ from .._upload.journal import Journal
 from .._upload.pipeline import Pipeline, UploadRequest
 from .._upload.presigned_backend import PresignedBackend, SignCallable
 from .._upload.source import FileSource, Source, StreamSource
+from .connection import annotate
 from .opening import OpenedOnFirstUse
 from .portal import Blocking
 
@@ -106,6 +108,7 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
                 Action.CORRECT_CLOCK: clock_fix(self._clock),
             },
             sleep=self._sleep,
+            annotate=functools.partial(annotate, clock=self._clock),
         )
         self._backend = backend
         return Pipeline(backend, config, retrier=retrier, journal=Journal(config.journal_dir))

@@ -21,6 +21,7 @@ import anyio
 from .._auth.clock import ServerClock
 from .._auth.sigv4 import Clock, presign_url, sign_post_policy, utc_now
 from .._config import UploadConfig
+from .._diagnostics.answer import parse_time
 from .._diagnostics.cors import CorsReport, UploadMode, check_cors_rules
 from .._exceptions import InvalidUploadError, S3RequestError
 from .._limits import (
@@ -43,7 +44,7 @@ from .._presigned import (
 )
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Counters, RetryBudget
-from .._s3.errors import Where, check_endpoint_url, parse_http_date
+from .._s3.errors import Where, check_endpoint_url
 from .._s3.session import SessionSettings
 from .._s3.transport import S3Transport
 from .._types import BotocoreConfigLike, CredentialsCallable, SessionLike
@@ -87,6 +88,8 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
     ) -> None:
         super().__init__()
         check_endpoint_url(endpoint_url)
+        self.server_clock_read = False
+        """Whether the server's Date was read when opening (else ``clock_offset`` is 0)."""
         self.config = config or UploadConfig()
         self._session = session
         self._credentials = credentials
@@ -121,6 +124,22 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         await self._learn_server_time(connection.transport)
         return connection
 
+    async def _control(
+        self,
+        operation: str,
+        where: Where,
+        *,
+        retry: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """One control call, retried (``retry``: the retrier's options)."""
+        connection = await self._ensure_open()
+        return await connection.retrier.run(
+            lambda: connection.transport.call(operation, where, **params),
+            Counters(),
+            **(retry or {}),
+        )
+
     async def _learn_server_time(self, transport: S3Transport) -> None:
         """A presigned URL is checked against the server's clock, later, by someone else: no
         answer will come back to correct it. So the server's time is read now, from the Date of
@@ -136,11 +155,13 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
                 "HeadEndpoint",
             )
         except S3RequestError as exc:
-            logger.warning("could not read the server's time (%s): signing with this clock", exc)
+            reason = exc.diagnosis.summary if exc.diagnosis else exc.message
+            logger.warning("could not read the server's time (%s): signing with this clock", reason)
             return
-        server_time = parse_http_date(answer.headers.get("date"))
+        server_time = parse_time(answer.headers.get("date"))
         if server_time is not None:
             self._clock.learn(server_time)
+            self.server_clock_read = True
             if abs(self._clock.offset) >= 60:
                 logger.warning(
                     "the local clock is off by %+.0f s from the server's; presigning with the "
@@ -260,11 +281,8 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             kind = _kind(checksum_algorithm)
             args.update(ChecksumAlgorithm=kind.algorithm, ChecksumType=kind.multipart_type)
         where = Where(bucket, key)
-        created = await connection.retrier.run(
-            lambda: connection.transport.call(
-                "CreateMultipartUpload", where, Bucket=bucket, Key=key, **args
-            ),
-            Counters(),
+        created = await self._control(
+            "CreateMultipartUpload", where, Bucket=bucket, Key=key, **args
         )
         upload_id: str = created["UploadId"]
         chosen = part_size or PART_SIZE
@@ -323,21 +341,17 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
     async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
         """Every part S3 holds for the upload (all pages)."""
         self._check(bucket, key)
-        connection = await self._ensure_open()
         listed: list[UploadedPart] = []
         marker = 0
         where = Where(bucket, key, upload_id)
         while True:
-            page = await connection.retrier.run(
-                lambda marker=marker: connection.transport.call(  # type: ignore[misc]
-                    "ListParts",
-                    where,
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumberMarker=marker,
-                ),
-                Counters(),
+            page = await self._control(
+                "ListParts",
+                where,
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
             )
             for part in page.get("Parts", []):
                 listed.append(
@@ -361,7 +375,6 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         with or without their quotes. ``checksum`` is the whole object's (algorithm, base64),
         when the upload was created with an algorithm."""
         self._check(bucket, key)
-        connection = await self._ensure_open()
         listing = []
         for number, etag, *rest in sorted(parts):
             entry: dict[str, Any] = {"PartNumber": int(number), "ETag": _quoted(etag)}
@@ -374,19 +387,15 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             args[kind.param] = checksum[1]
             args["ChecksumType"] = kind.multipart_type
         where = Where(bucket, key, upload_id)
-        response = await connection.retrier.run(
-            lambda: connection.transport.call(
-                "CompleteMultipartUpload",
-                where,
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": listing},
-                **args,
-            ),
-            Counters(),
-            budgeted=False,
-            max_attempts=3,
+        response = await self._control(
+            "CompleteMultipartUpload",
+            where,
+            retry={"budgeted": False, "max_attempts": 3},
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": listing},
+            **args,
         )
         return CompletedUpload(
             bucket=bucket,
@@ -400,15 +409,15 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
     async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         """Abort; an upload that is gone already counts as aborted."""
         self._check(bucket, key)
-        connection = await self._ensure_open()
         where = Where(bucket, key, upload_id)
         try:
-            await connection.retrier.run(
-                lambda: connection.transport.call(
-                    "AbortMultipartUpload", where, Bucket=bucket, Key=key, UploadId=upload_id
-                ),
-                Counters(),
-                budgeted=False,
+            await self._control(
+                "AbortMultipartUpload",
+                where,
+                retry={"budgeted": False},
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
             )
         except S3RequestError as exc:
             if exc.code != "NoSuchUpload":
@@ -417,15 +426,15 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
     async def head(self, bucket: str, key: str) -> CompletedUpload | None:
         """The object's size, ETag, checksum and metadata, or None if there is none."""
         self._check(bucket, key)
-        connection = await self._ensure_open()
         where = Where(bucket, key)
         try:
-            head = await connection.retrier.run(
-                lambda: connection.transport.call(
-                    "HeadObject", where, Bucket=bucket, Key=key, ChecksumMode="ENABLED"
-                ),
-                Counters(),
-                limited=False,
+            head = await self._control(
+                "HeadObject",
+                where,
+                retry={"limited": False},
+                Bucket=bucket,
+                Key=key,
+                ChecksumMode="ENABLED",
             )
         except S3RequestError as exc:
             if exc.status == 404:
@@ -449,13 +458,8 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         ``"multipart"`` or ``"post"``), sending ``headers`` besides the signed ones: the bucket's
         CORS rules read and checked (see :func:`resilient_s3.check_cors_rules`)."""
         validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
-        connection = await self._ensure_open()
-        where = Where(bucket, "")
         try:
-            answer = await connection.retrier.run(
-                lambda: connection.transport.call("GetBucketCors", where, Bucket=bucket),
-                Counters(),
-            )
+            answer = await self._control("GetBucketCors", Where(bucket, ""), Bucket=bucket)
             rules: list[dict[str, Any]] | None = answer.get("CORSRules", [])
         except S3RequestError as exc:
             if exc.code != "NoSuchCORSConfiguration":

@@ -69,6 +69,16 @@ class CredentialOwner:
         return f"<CredentialOwner source={type(self._source).__name__} refreshes={self.refreshes}>"
 
     @property
+    def source(self) -> str:
+        """Where the credentials come from, in botocore's words (``env``,
+        ``shared-credentials-file``, ``assume-role``, ``sso``, ``iam-role``...)."""
+        if self._source is None:
+            return "none"
+        if _is_plain_callable(self._source):
+            return "a credentials= callable"
+        return str(getattr(self._source, "method", None) or type(self._source).__name__)
+
+    @property
     def can_refresh(self) -> bool:
         return self._fetch is not None
 

@@ -28,10 +28,16 @@ import botocore.auth
 from botocore.credentials import ReadOnlyCredentials
 from botocore.utils import percent_encode
 
+from .._diagnostics.canonical import (
+    UNSIGNED_HEADERS,
+    canonical_request,
+    string_to_sign,
+    trimmed,
+)
+
 Clock = Callable[[], datetime.datetime]
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-_UNSIGNED_HEADERS = frozenset({"expect", "user-agent", "x-amzn-trace-id", "transfer-encoding"})
 
 
 def utc_now() -> datetime.datetime:
@@ -184,33 +190,14 @@ def _signature(
     canonical = {"host": host}
     for name, value in headers.items():
         lowered = name.lower()
-        if lowered not in _UNSIGNED_HEADERS:
-            canonical[lowered] = " ".join(str(value).split())
-    names = sorted(canonical)
-    signed_headers = ";".join(names)
-    query = "&".join(f"{k}={v}" for k, v in sorted(query_pairs))
-    canonical_request = "\n".join(
-        [
-            method,
-            parts.path or "/",
-            query,
-            "".join(f"{name}:{canonical[name]}\n" for name in names),
-            signed_headers,
-            payload,
-        ]
-    )
+        if lowered not in UNSIGNED_HEADERS:
+            canonical[lowered] = trimmed(value)
+    request, signed_headers = canonical_request(method, parts.path, query_pairs, canonical, payload)
     date = timestamp[:8]
     scope = f"{date}/{region}/s3/aws4_request"
-    string_to_sign = "\n".join(
-        [
-            "AWS4-HMAC-SHA256",
-            timestamp,
-            scope,
-            hashlib.sha256(canonical_request.encode()).hexdigest(),
-        ]
-    )
     key = _keys.get(secret_key, date, region)
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    signed = string_to_sign(timestamp, scope, request).encode()
+    signature = hmac.new(key, signed, hashlib.sha256).hexdigest()
     return signature, signed_headers, scope
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import chaos, maintain, presign, upload
+from . import chaos, diagnostics, maintain, presign, upload
 from .common import EXIT_CODES
 
 BENCH_HELP = "compare S3 upload clients on the same server, data and faults"
@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     upload.add_parsers(sub)
     maintain.add_parser(sub)
     presign.add_parsers(sub)
+    diagnostics.add_parsers(sub)
     chaos.add_parser(sub)
     sub.add_parser("bench", help=BENCH_HELP, add_help=False)  # parsed by the harness itself
     return parser
@@ -48,4 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return presign.run_presign(args)
     if args.command == "cors":
         return presign.run_cors(args)
+    if args.command == "explain":
+        return diagnostics.run_explain(args)
+    if args.command == "doctor":
+        return diagnostics.run_doctor(args)
     return upload.run(command_line, args)

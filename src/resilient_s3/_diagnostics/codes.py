@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .model import Cause
+from .model import Cause, Diagnosis
 
 
 class Action(StrEnum):
@@ -63,6 +63,11 @@ class Rule:
             return FAIL
         return Verdict(self.action, self.label or self.cause.value)
 
+    def diagnosis(self, *evidence: str, summary: str | None = None) -> Diagnosis:
+        return Diagnosis(
+            self.cause, summary or self.summary, evidence, self.fixes, self.verdict.retryable
+        )
+
 
 FAIL = Verdict(Action.FAIL, "fail")
 NETWORK = Verdict(Action.RETRY, "network")
@@ -100,6 +105,22 @@ _BAD_DIGEST = Rule(
     label="bad-digest",
 )
 _REGION = ("pass the bucket's region as region_name (or --region); `resilient-s3 doctor` finds it",)
+_KMS_DENIED = Rule(
+    Cause.KMS_DENIED,
+    Action.FAIL,
+    "the credentials may not use the KMS key that encrypts the object",
+    (
+        "grant kms:GenerateDataKey (and kms:Decrypt, which multipart uploads need) on the key, "
+        "in the key policy or the caller's IAM policy",
+    ),
+)
+_PRECONDITION = Rule(
+    Cause.PRECONDITION_FAILED,
+    Action.FAIL,
+    "a condition of the request did not hold: with If-None-Match: *, an object exists at "
+    "the key already",
+    ("upload to another key, or allow overwriting (overwrite=True, the default)",),
+)
 
 CODES: dict[str, Rule] = {
     # Throttling, by AWS, MinIO (TooManyRequests, 429) and SeaweedFS (its own 503 codes).
@@ -167,10 +188,14 @@ CODES: dict[str, Rule] = {
         ("resilient-s3 refreshes it and retries; a provider that cannot refresh fails",),
     ),
     "InvalidToken": Rule(
-        Cause.CREDENTIALS_EXPIRED,
+        Cause.INVALID_TOKEN,
         Action.REFRESH_CREDENTIALS,
-        "the session token is malformed or no longer valid",
-        ("obtain new temporary credentials; check that the token belongs to the access key",),
+        "the session token is malformed, truncated, or not the one issued with this access key",
+        (
+            "set AWS_SESSION_TOKEN together with the access key and secret it was issued with "
+            "(a stale AWS_SESSION_TOKEN next to long-term keys causes this); fresh temporary "
+            "credentials are fetched and the request retried where the provider can refresh",
+        ),
     ),
     **dict.fromkeys(("RequestTimeTooSkewed", "RequestExpired"), _SKEWED),
     "RequestInTheFuture": Rule(
@@ -196,6 +221,21 @@ CODES: dict[str, Rule] = {
         "the access key id does not exist for this endpoint",
         ("check the access key id, and that the endpoint belongs to the same account/server",),
     ),
+    "AuthorizationQueryParametersError": Rule(
+        Cause.PRESIGNED_URL_INVALID,
+        Action.FAIL,
+        "the presigned URL's signing parameters are malformed or out of range",
+        (
+            "sign the URL again with a SigV4 signer (Presigner, botocore); X-Amz-Expires must "
+            "be below 604800 seconds (7 days)",
+        ),
+    ),
+    "IllegalLocationConstraintException": Rule(
+        Cause.REGION_MISMATCH,
+        Action.FAIL,
+        "the bucket's location constraint does not match the region of the endpoint",
+        _REGION,
+    ),
     "AuthorizationHeaderMalformed": Rule(
         Cause.REGION_MISMATCH,
         Action.FAIL,
@@ -214,11 +254,42 @@ CODES: dict[str, Rule] = {
             "on the bucket/key to these credentials",
         ),
     ),
-    "KMS.AccessDeniedException": Rule(
-        Cause.KMS_DENIED,
+    "KMS.AccessDeniedException": _KMS_DENIED,
+    **dict.fromkeys(
+        (
+            "KMS.NotFoundException",
+            "KMS.DisabledException",
+            "KMS.KMSInvalidStateException",
+            "KMS.InvalidKeyUsageException",
+            "KMSKeyNotFound",
+        ),
+        Rule(
+            Cause.KMS_KEY_UNUSABLE,
+            Action.FAIL,
+            "the KMS key named for encryption cannot be used: it does not exist in this "
+            "region, is disabled, or is pending deletion",
+            (
+                "name a KMS key of the bucket's region (SSEKMSKeyId), or enable the key; "
+                "without SSEKMSKeyId the bucket's default encryption applies",
+            ),
+        ),
+    ),
+    "AccessForbidden": Rule(
+        Cause.CORS_REFUSED,
         Action.FAIL,
-        "the credentials may not use the KMS key that encrypts this object",
-        ("grant kms:GenerateDataKey and kms:Decrypt on the key",),
+        "the bucket's CORS rules refuse this browser request",
+        (
+            "add a CORS rule for the page's origin, the method and the headers it sends, "
+            "exposing ETag: `resilient-s3 cors check s3://BUCKET --origin ORIGIN --print-rules`",
+        ),
+    ),
+    "PreconditionFailed": _PRECONDITION,
+    "ConditionalRequestConflict": Rule(
+        Cause.PRECONDITION_FAILED,
+        Action.RETRY,
+        "a conditional write raced another operation on the same key",
+        ("it is retried; the condition then holds or fails for good",),
+        label="conflict",
     ),
     "EntityTooLarge": Rule(
         Cause.ENTITY_TOO_LARGE,
@@ -262,9 +333,61 @@ CODES: dict[str, Rule] = {
         "S3 refused an argument of the request",
         ("check the extra_args and settings named in the message",),
     ),
+    **dict.fromkeys(
+        (
+            "InvalidRequest",
+            "InvalidDigest",
+            "MissingContentLength",
+            "MissingSecurityHeader",
+            "MalformedXML",
+            "InvalidStorageClass",
+            "InvalidEncryptionAlgorithmError",
+            "MethodNotAllowed",
+            "InvalidPart",
+            "InvalidPartOrder",
+        ),
+        Rule(
+            Cause.INVALID_REQUEST,
+            Action.FAIL,
+            "S3 refused the request as malformed or inconsistent",
+            ("check the extra_args and settings named in the message",),
+        ),
+    ),
+    "NotImplemented": Rule(
+        Cause.INVALID_REQUEST,
+        Action.FAIL,
+        "the server does not implement something the request asked for (a header or "
+        "feature; S3-compatible servers lack some)",
+        ("drop the header named in the answer (e.g. overwrite=False on an old server)",),
+    ),
+    **dict.fromkeys(
+        ("AllAccessDisabled", "AccountProblem"),
+        Rule(
+            Cause.PERMISSION_DENIED,
+            Action.FAIL,
+            "the account or the bucket is disabled for all access",
+            ("contact the bucket owner, or AWS Support",),
+        ),
+    ),
 }
 
 STATUSES: dict[int, Rule] = {
+    301: Rule(
+        Cause.REGION_MISMATCH,
+        Action.FAIL,
+        "the bucket lives in another region (the x-amz-bucket-region header names it)",
+        _REGION,
+    ),
+    403: Rule(
+        Cause.PERMISSION_DENIED,
+        Action.FAIL,
+        "refused, and the answer carries no reason (a HEAD answer has no body)",
+        (
+            "send the same request as a GET or PUT to read S3's reason, or run "
+            "`resilient-s3 doctor s3://BUCKET/PREFIX`",
+        ),
+    ),
+    412: _PRECONDITION,
     429: Rule(Cause.THROTTLED, Action.BACKOFF, "too many requests", _SLOW_DOWN),
     503: Rule(Cause.THROTTLED, Action.BACKOFF, "the server is throttling", _SLOW_DOWN),
     500: _INTERNAL,
@@ -287,9 +410,85 @@ MESSAGES: tuple[tuple[str, str, Rule], ...] = (
             Cause.PRESIGNED_URL_EXPIRED,
             Action.RENEW_URL,
             "the presigned URL has expired",
-            ("ask the server for a new URL; sign URLs for as long as the upload takes",),
+            (
+                "ask the server for a new URL (PresignedUploader does it by itself); sign URLs "
+                "for as long as the upload takes at its slowest",
+            ),
         ),
     ),
+    (
+        "AccessDenied",
+        "policy expired",
+        Rule(
+            Cause.PRESIGNED_URL_EXPIRED,
+            Action.FAIL,
+            "the POST policy of the browser form has expired",
+            ("ask the server for a new form (presign_post) just before the upload",),
+        ),
+    ),
+    (
+        "AccessDenied",
+        "request is not yet valid",
+        Rule(
+            Cause.CLOCK_SKEW,
+            Action.FAIL,
+            "the presigned URL is dated in the future: the signer's clock is ahead",
+            (
+                "synchronise the signing machine's clock; Presigner signs with the server's "
+                "time, learned when it opens",
+            ),
+        ),
+    ),
+    (
+        "AccessDenied",
+        "headers present in the request which were not signed",
+        Rule(
+            Cause.HEADERS_NOT_SIGNED,
+            Action.FAIL,
+            "the request carried x-amz-* headers that its signature does not cover",
+            (
+                "sign them too (pass them to the presigner so they enter X-Amz-SignedHeaders), "
+                "or do not send them",
+            ),
+        ),
+    ),
+    (
+        "AccessDenied",
+        "invalid according to policy",
+        Rule(
+            Cause.POST_POLICY_VIOLATION,
+            Action.FAIL,
+            "the form upload breaks a condition of its POST policy",
+            (
+                "send the fields exactly as presign_post returned them, and a file within the "
+                "policy's size range and Content-Type",
+            ),
+        ),
+    ),
+    (
+        "AccessDenied",
+        "block public access",
+        Rule(
+            Cause.PUBLIC_ACCESS_BLOCKED,
+            Action.FAIL,
+            "the bucket's Block Public Access settings refuse a public ACL or policy",
+            (
+                "drop the public ACL (e.g. ACL=public-read in extra_args); serve public files "
+                "through a bucket policy on a bucket meant for it, or CloudFront",
+            ),
+        ),
+    ),
+    (
+        "AccessDenied",
+        "query-string authentication",
+        Rule(
+            Cause.PRESIGNED_URL_INVALID,
+            Action.FAIL,
+            "the presigned URL lacks signing parameters",
+            ("send the whole URL as the presigner made it (all its query parameters)",),
+        ),
+    ),
+    ("AccessDenied", "kms:", _KMS_DENIED),
     (
         "AccessDenied",
         "explicit deny",
@@ -297,7 +496,33 @@ MESSAGES: tuple[tuple[str, str, Rule], ...] = (
             Cause.EXPLICIT_DENY,
             Action.FAIL,
             "a policy explicitly denies this request",
-            ("find the Deny statement in the bucket, identity, SCP or VPC endpoint policy",),
+            (
+                "find the Deny statement in the bucket, identity, session, boundary, SCP or "
+                "VPC endpoint policy",
+            ),
+        ),
+    ),
+    (
+        "InvalidRequest",
+        "authorization mechanism you have provided is not supported",
+        Rule(
+            Cause.SIGV2_UNSUPPORTED,
+            Action.FAIL,
+            "the request was signed with Signature Version 2, which S3 no longer accepts here",
+            (
+                "sign with SigV4: botocore.config.Config(signature_version='s3v4'), or "
+                "resilient-s3's Presigner",
+            ),
+        ),
+    ),
+    (
+        "AuthorizationQueryParametersError",
+        "is wrong; expecting",
+        Rule(
+            Cause.REGION_MISMATCH,
+            Action.FAIL,
+            "the presigned URL was signed for a different region than the bucket's",
+            ("sign URLs for the bucket's region: Presigner(region_name=...)",),
         ),
     ),
 )
@@ -330,3 +555,117 @@ def classify(
         return NETWORK
     rule = rule_for(code, status, message)
     return rule.verdict if rule is not None else FAIL
+
+
+_CHECK_ENDPOINT = (
+    "check the endpoint URL (--endpoint-url, AWS_ENDPOINT_URL) and that the server is running",
+)
+
+WITHOUT_ANSWER: dict[str, Rule] = {
+    "connection-refused": Rule(
+        Cause.NETWORK,
+        Action.RETRY,
+        "nothing accepts connections at the endpoint",
+        _CHECK_ENDPOINT,
+        label="network",
+    ),
+    "host-unresolved": Rule(
+        Cause.NETWORK,
+        Action.RETRY,
+        "the endpoint's host name cannot be resolved",
+        _CHECK_ENDPOINT,
+        label="network",
+    ),
+    "tls-untrusted": Rule(
+        Cause.NETWORK,
+        Action.FAIL,
+        "the server's TLS certificate could not be verified",
+        ("pass verify=<path to the CA bundle> for a private CA, or fix the endpoint URL",),
+    ),
+    "connection-failed": Rule(
+        Cause.NETWORK,
+        Action.RETRY,
+        "the connection to S3 failed or timed out",
+        ("check the endpoint and network; the request can be retried",),
+        label="network",
+    ),
+    "no-credentials": Rule(
+        Cause.NO_CREDENTIALS,
+        Action.FAIL,
+        "no credentials were found in the session's credential chain",
+        (
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile "
+            "(--profile, AWS_PROFILE), or run where an instance or task role applies",
+        ),
+    ),
+    "credential-provider-failed": Rule(
+        Cause.CREDENTIAL_PROVIDER_FAILED,
+        Action.FAIL,
+        "the credential provider raised an error when credentials were needed",
+        (
+            "check what provides the credentials (a credentials= callable, "
+            "credential_process, SSO login, assume-role): it must return keys",
+        ),
+    ),
+    "profile-not-found": Rule(
+        Cause.INVALID_CONFIGURATION,
+        Action.FAIL,
+        "the named profile does not exist",
+        (
+            "check the profile name (--profile, AWS_PROFILE); "
+            "`aws configure list-profiles` lists the ones there are",
+        ),
+    ),
+    "endpoint-url-invalid": Rule(
+        Cause.INVALID_CONFIGURATION,
+        Action.FAIL,
+        "the endpoint URL has no http:// or https:// scheme, or no host",
+        ("give the scheme, e.g. http://127.0.0.1:9000",),
+    ),
+    "session-invalid": Rule(
+        Cause.INVALID_CONFIGURATION,
+        Action.FAIL,
+        "botocore refused the session's configuration",
+        ("check the profile, region and endpoint settings",),
+    ),
+    "request-unbuildable": Rule(
+        Cause.INVALID_CONFIGURATION,
+        Action.FAIL,
+        "botocore refused to build the request (endpoint rules, region or bucket)",
+        ("check the endpoint URL, the region and the bucket name",),
+    ),
+}
+"""Failures with no S3 answer to read: the network, the session, the credential chain."""
+
+SDK_EXCEPTIONS: dict[str, str] = {
+    **dict.fromkeys(("NoCredentialsError", "PartialCredentialsError"), "no-credentials"),
+    **dict.fromkeys(
+        (
+            "CredentialRetrievalError",
+            "SSOError",
+            "SSOTokenLoadError",
+            "TokenRetrievalError",
+            "UnauthorizedSSOTokenError",
+            "InvalidConfigError",
+            "RefreshWithMFAUnsupportedError",
+            "MetadataRetrievalError",
+        ),
+        "credential-provider-failed",
+    ),
+    "ProfileNotFound": "profile-not-found",
+    **dict.fromkeys(
+        (
+            "EndpointConnectionError",
+            "ConnectTimeoutError",
+            "ReadTimeoutError",
+            "ConnectionClosedError",
+            "HTTPClientError",
+            "ProxyConnectionError",
+            "SSLError",
+            "ResponseStreamingError",
+            "IncompleteReadError",
+        ),
+        "connection-failed",
+    ),
+}
+"""botocore's exceptions (by class name: they live in several modules) and what they are."""

@@ -189,6 +189,7 @@ class Retrier:
         fixes: Mapping[Action, Fix] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rng: random.Random | None = None,
+        annotate: Callable[[S3RequestError], None] | None = None,
     ) -> None:
         self.policy = policy
         self.limiter = limiter
@@ -199,6 +200,8 @@ class Retrier:
         self._wait = FullJitter(policy, rng or random.Random())
         self.contacted = False
         """Whether the endpoint has answered any request of this uploader yet."""
+        self._annotate = annotate
+        """Adds what the uploader knows (clock offset, credential expiry) to a final failure."""
 
     async def run(
         self,
@@ -246,6 +249,8 @@ class Retrier:
             return await retrying(attempt, state=state)
         except S3RequestError as exc:
             exc.attempts = max(state.attempts, 1)
+            if self._annotate is not None:
+                self._annotate(exc)
             if state.gave_up is not None:
                 raise RetriesExhaustedError.wrapping(exc, state.gave_up) from exc
             raise

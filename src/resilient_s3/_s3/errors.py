@@ -8,18 +8,18 @@ catches botocore's exceptions.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import socket
 import ssl
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._diagnostics.diagnose import diagnose_code
-from .._diagnostics.model import Cause, Diagnosis
+from .._diagnostics.answer import Answer, parse_time
+from .._diagnostics.case import Case
+from .._diagnostics.codes import SDK_EXCEPTIONS, WITHOUT_ANSWER
+from .._diagnostics.diagnose import diagnose_case, diagnose_code
+from .._diagnostics.request import SentRequest
 from .._exceptions import CredentialRefreshError, InvalidUploadError, S3RequestError, UploadError
 
 
@@ -35,20 +35,6 @@ class Where:
 
 _SECRET_PARAMS = ("SSECustomerKey", "CopySourceSSECustomerKey")
 
-# botocore's credential-provider failures, by class name (they live in several modules).
-_PROVIDER_FAILURES = frozenset(
-    {
-        "CredentialRetrievalError",
-        "SSOError",
-        "SSOTokenLoadError",
-        "TokenRetrievalError",
-        "UnauthorizedSSOTokenError",
-        "InvalidConfigError",
-        "RefreshWithMFAUnsupportedError",
-        "MetadataRetrievalError",
-    }
-)
-
 
 def check_endpoint_url(endpoint_url: str | None) -> None:
     """Refuse an endpoint URL botocore would refuse later, or misread: a scheme and a host."""
@@ -60,84 +46,48 @@ def check_endpoint_url(endpoint_url: str | None) -> None:
         raise InvalidUploadError(
             f"endpoint URL {shown!r} is not an http:// or https:// URL with a host; "
             "write it like http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com",
-            diagnosis=Diagnosis(
-                Cause.INVALID_CONFIGURATION,
-                "the endpoint URL has no http:// or https:// scheme, or no host",
-                (f"endpoint URL: {shown}",),
-                ("give the scheme, e.g. http://127.0.0.1:9000",),
-            ),
+            diagnosis=WITHOUT_ANSWER["endpoint-url-invalid"].diagnosis(f"endpoint URL: {shown}"),
         )
 
 
 def session_error(exc: BaseException, *, profile: str | None = None) -> UploadError:
     """An error raised while resolving a session's profile, region, endpoint or credentials."""
     name = type(exc).__name__
-    if name == "ProfileNotFound":
+    kind = SDK_EXCEPTIONS.get(name)
+    if kind == "profile-not-found":
         shown = getattr(exc, "kwargs", {}).get("profile", profile)
         return InvalidUploadError(
             f"AWS profile {shown!r} not found in ~/.aws/config or ~/.aws/credentials",
-            diagnosis=Diagnosis(
-                Cause.INVALID_CONFIGURATION,
-                "the named profile does not exist",
-                (str(exc),),
-                (
-                    "check the profile name (--profile, AWS_PROFILE); "
-                    "`aws configure list-profiles` lists the ones there are",
-                ),
-            ),
+            diagnosis=WITHOUT_ANSWER[kind].diagnosis(str(exc)),
             last_exception=exc,
         )
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
+    if kind == "no-credentials":
         return no_credentials(exc)
-    if name in _PROVIDER_FAILURES:
+    if kind == "credential-provider-failed":
         return provider_failed(exc)
     return InvalidUploadError(
         f"the session cannot be used: {exc}",
-        diagnosis=Diagnosis(
-            Cause.INVALID_CONFIGURATION,
-            "botocore refused the session's configuration",
-            (f"{name}: {exc}",),
-            ("check the profile, region and endpoint settings",),
-        ),
+        diagnosis=WITHOUT_ANSWER["session-invalid"].diagnosis(f"{name}: {exc}"),
         last_exception=exc,
     )
-
-
-_NETWORK_FAILURES = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-        "HTTPClientError",
-        "ProxyConnectionError",
-        "SSLError",
-        "ResponseStreamingError",
-        "IncompleteReadError",
-    }
-)
 
 
 def sdk_error(exc: BaseException, where: Where, operation: str, endpoint: str) -> UploadError:
     """Any other botocore exception raised while making a request: a transport failure is a
     network error (retryable); the rest (endpoint rules, regions, credentials) are final."""
     name = type(exc).__name__
-    if name in _NETWORK_FAILURES:
+    kind = SDK_EXCEPTIONS.get(name)
+    if kind == "connection-failed":
         return network_error(exc, where, operation, endpoint)
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
+    if kind == "no-credentials":
         return no_credentials(exc, where)
-    if name in _PROVIDER_FAILURES:
+    if kind == "credential-provider-failed":
         return provider_failed(exc)
     return InvalidUploadError(
         f"{operation} cannot be made: {exc}",
         bucket=where.bucket,
         key=where.key,
-        diagnosis=Diagnosis(
-            Cause.INVALID_CONFIGURATION,
-            "botocore refused to build the request (endpoint rules, region or bucket)",
-            (f"{name}: {exc}",),
-            ("check the endpoint URL, the region and the bucket name",),
-        ),
+        diagnosis=WITHOUT_ANSWER["request-unbuildable"].diagnosis(f"{name}: {exc}"),
         last_exception=exc,
     )
 
@@ -148,14 +98,8 @@ def no_credentials(exc: BaseException | None = None, where: Where | None = None)
         "role, or pass a session with credentials",
         bucket=where.bucket if where else None,
         key=where.key if where else None,
-        diagnosis=Diagnosis(
-            Cause.NO_CREDENTIALS,
-            "no credentials were found in the session's credential chain",
-            (str(exc),) if exc is not None else (),
-            (
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile "
-                "(--profile, AWS_PROFILE), or run where an instance or task role applies",
-            ),
+        diagnosis=WITHOUT_ANSWER["no-credentials"].diagnosis(
+            *((str(exc),) if exc is not None else ())
         ),
         last_exception=exc,
     )
@@ -164,14 +108,8 @@ def no_credentials(exc: BaseException | None = None, where: Where | None = None)
 def provider_failed(exc: BaseException) -> CredentialRefreshError:
     return CredentialRefreshError(
         f"the credential provider failed: {type(exc).__name__}: {exc}",
-        diagnosis=Diagnosis(
-            Cause.CREDENTIAL_PROVIDER_FAILED,
-            "the credential provider raised an error when credentials were needed",
-            (f"{type(exc).__name__}: {exc}",),
-            (
-                "check what provides the credentials (a credentials= callable, "
-                "credential_process, SSO login, assume-role): it must return keys",
-            ),
+        diagnosis=WITHOUT_ANSWER["credential-provider-failed"].diagnosis(
+            f"{type(exc).__name__}: {exc}"
         ),
         last_exception=exc,
     )
@@ -193,37 +131,29 @@ def invalid_arguments(
 
 
 def http_error(
-    status: int, body: bytes, headers: Mapping[str, str], where: Where, operation: str
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    where: Where,
+    operation: str,
+    request: SentRequest | None = None,
 ) -> S3RequestError:
-    """An S3 error answer (status, XML body, lower-case headers) as an S3RequestError."""
-    code = message = request_id = server_time = None
-    if body:
-        try:
-            root = ET.fromstring(body)
-            code = root.findtext("Code")
-            message = root.findtext("Message")
-            request_id = root.findtext("RequestId")
-            server_time = root.findtext("ServerTime")
-        except ET.ParseError:
-            message = body[:200].decode("utf-8", "replace")
-    error = s3_error(code, status, message or "", request_id, where, operation, None)
-    read_answer_headers(error, headers, server_time)
-    return error
-
-
-def read_answer_headers(
-    error: S3RequestError, headers: Mapping[str, str], server_time: str | None
-) -> None:
-    """The server's clock and its Retry-After, from an error answer (lower-case names)."""
-    error.server_time = parse_http_date(headers.get("date")) or parse_http_date(server_time)
-    retry_after = headers.get("retry-after")
+    """An S3 error answer (status, XML body, lower-case headers) as an S3RequestError that
+    keeps the answer (and the request, when given) as evidence for :func:`diagnose`."""
+    answer = Answer.from_http(status, headers, body)
+    error = s3_error(answer.code, status, answer.message, answer.request_id, where, operation)
+    error.answer, error.request = answer, request
+    error.diagnosis = diagnose_case(Case(answer, request, operation=operation))
+    error.server_time = answer.server_time
+    retry_after = answer.headers.get("retry-after")
     if retry_after:
         try:
             error.retry_after = max(0.0, float(retry_after))
         except ValueError:
-            when = parse_http_date(retry_after)
+            when = parse_time(retry_after)
             if when is not None and error.server_time is not None:
                 error.retry_after = max(0.0, (when - error.server_time).total_seconds())
+    return error
 
 
 def s3_error(
@@ -233,14 +163,12 @@ def s3_error(
     request_id: str | None,
     where: Where,
     operation: str,
-    cause: BaseException | None,
 ) -> S3RequestError:
-    diagnosis = diagnose_code(code, status, message)
     label = code or (f"HTTP {status}" if status else "error")
     text = f"{operation} failed: {label}"
     if message:
         text += f": {message}"
-    return S3RequestError(
+    error = S3RequestError(
         text,
         code=code,
         status=status,
@@ -249,9 +177,10 @@ def s3_error(
         key=where.key,
         upload_id=where.upload_id,
         part_number=where.part_number,
-        diagnosis=diagnosis,
-        last_exception=cause,
+        diagnosis=diagnose_code(code, status, message),
     )
+    error.operation = operation
+    return error
 
 
 def network_error(
@@ -265,38 +194,17 @@ def network_error(
     if _in_chain(exc, ssl.SSLCertVerificationError) or _named_in_chain(
         exc, "ClientConnectorCertificateError"
     ):
-        diagnosis = Diagnosis(
-            cause=Cause.NETWORK,
-            summary="the server's TLS certificate could not be verified",
-            evidence=(detail,),
-            fixes=(
-                "pass verify=<path to the CA bundle> for a private CA, or fix the endpoint URL",
-            ),
-            retryable=False,
+        diagnosis = WITHOUT_ANSWER["tls-untrusted"].diagnosis(detail)
+    elif refused:
+        diagnosis = WITHOUT_ANSWER["connection-refused"].diagnosis(
+            detail, summary=f"nothing accepts connections at {place}"
         )
-    elif refused or unresolved:
-        diagnosis = Diagnosis(
-            cause=Cause.NETWORK,
-            summary=(
-                f"nothing accepts connections at {place}"
-                if refused
-                else f"the host name of {place} cannot be resolved"
-            ),
-            evidence=(detail,),
-            fixes=(
-                "check the endpoint URL (--endpoint-url, AWS_ENDPOINT_URL) and that the "
-                "server is running",
-            ),
-            retryable=True,
+    elif unresolved:
+        diagnosis = WITHOUT_ANSWER["host-unresolved"].diagnosis(
+            detail, summary=f"the host name of {place} cannot be resolved"
         )
     else:
-        diagnosis = Diagnosis(
-            cause=Cause.NETWORK,
-            summary="the connection to S3 failed or timed out",
-            evidence=(detail,),
-            fixes=("check the endpoint and network; the request can be retried",),
-            retryable=True,
-        )
+        diagnosis = WITHOUT_ANSWER["connection-failed"].diagnosis(detail)
     error = S3RequestError(
         f"{operation} failed: network error: {detail}",
         bucket=where.bucket,
@@ -327,19 +235,3 @@ def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
 
 def _named_in_chain(exc: BaseException, name: str) -> bool:
     return any(type(e).__name__ == name for e in _chain(exc))
-
-
-def parse_http_date(value: str | None) -> datetime.datetime | None:
-    """A ``Date`` header (or S3's ISO ``ServerTime``) as naive UTC; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
-    return parsed

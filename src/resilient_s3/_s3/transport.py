@@ -28,6 +28,7 @@ from botocore.parsers import ResponseParserFactory
 from botocore.utils import percent_encode, percent_encode_sequence
 from botocore.validate import validate_parameters
 
+from .._diagnostics.request import SentRequest
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
 from .errors import Where, http_error, invalid_arguments, sdk_error
 from .http1 import Answer, Payload
@@ -141,7 +142,9 @@ class S3Transport:
             "PUT", url, signed, body, on_sent, where, operation, generation
         )
         if answer.status != 200:
-            raise _failed(answer, where, operation, generation)
+            raise _failed(
+                answer, where, operation, generation, SentRequest.read("PUT", url, signed)
+            )
         return answer
 
     async def prepare_body(
@@ -227,7 +230,8 @@ class S3Transport:
             request.method, request.url, signed, request.body, None, where, operation, generation
         )
         if answer.status >= 300 or _error_in_200(model, answer):
-            raise _failed(answer, where, operation, generation)
+            sent = SentRequest.read(request.method, request.url, signed)
+            raise _failed(answer, where, operation, generation, sent)
         return self._parse(model, answer)
 
     def build(self, model: Any, params: Mapping[str, Any], where: Where) -> Request:
@@ -284,8 +288,10 @@ def _prepare_params(model: Any, params: dict[str, Any], operation: str, where: W
         raise invalid_arguments(operation, exc, params, where) from None
 
 
-def _failed(answer: Answer, where: Where, operation: str, generation: int) -> S3RequestError:
-    error = http_error(answer.status, answer.body, answer.headers, where, operation)
+def _failed(
+    answer: Answer, where: Where, operation: str, generation: int, sent: SentRequest | None
+) -> S3RequestError:
+    error = http_error(answer.status, answer.body, answer.headers, where, operation, sent)
     error.credential_generation = generation
     return error
 

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import anyio
 
+from .._diagnostics.request import SentRequest
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
 from .._presigned import (
     CompletedUpload,
@@ -153,7 +154,8 @@ class PresignedBackend:
             url.method, url.url, headers, body, on_sent, where, operation
         )
         if answer.status != 200:
-            raise http_error(answer.status, answer.body, answer.headers, where, operation)
+            sent = SentRequest.read(url.method, url.url, headers, url.headers)
+            raise http_error(answer.status, answer.body, answer.headers, where, operation, sent)
         self._sent_bytes += body.length
         self._sending_seconds += time.monotonic() - started
         return StoredBody(

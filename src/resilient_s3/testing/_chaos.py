@@ -23,6 +23,7 @@ from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 from ._faults import ERROR_ANSWERS, Fault, FaultKind, FaultPlan
 from ._http import Head, Peer, ProtocolError
@@ -347,11 +348,14 @@ class ChaosProxy:
         length = head.body_length()
 
         if terminal is not None and terminal.kind in ERROR_ANSWERS:
+            token = head.header("X-Amz-Security-Token")
             if expects_continue:  # the client waits for us: refuse without reading the body
-                await self._answer_error(client, terminal.kind, target, close=True)
+                await self._answer_error(client, terminal.kind, target, token, close=True)
                 return upstream, False
             await self._discard_body(client, length)
-            await self._answer_error(client, terminal.kind, target, close=not head.keep_alive)
+            await self._answer_error(
+                client, terminal.kind, target, token, close=not head.keep_alive
+            )
             return upstream, head.keep_alive
 
         if upstream is None:
@@ -436,14 +440,20 @@ class ChaosProxy:
             await client.relay(length, None)
 
     async def _answer_error(
-        self, client: Peer, kind: FaultKind, target: str, *, close: bool
+        self, client: Peer, kind: FaultKind, target: str, token: str | None, *, close: bool
     ) -> None:
         status, code, message = ERROR_ANSWERS[kind]
         request_id = f"chaos-{next(self._request_ids)}"
         resource = urlsplit(target).path
+        # AWS echoes the session token it refuses as expired (mountpoint-s3's fixtures).
+        echoed = (
+            f"<Token-0>{xml_escape(token)}</Token-0>"
+            if kind is FaultKind.EXPIRED_TOKEN and token
+            else ""
+        )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            f"<Error><Code>{code}</Code><Message>{message}</Message>{echoed}"
             f"<Resource>{resource}</Resource><RequestId>{request_id}</RequestId></Error>"
         ).encode()
         await self._answer(client, status, body, close=close, request_id=request_id)

@@ -1,0 +1,90 @@
+"""``resilient-s3 explain`` and ``resilient-s3 doctor``: why a request failed, and whether a
+setup works."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .._diagnostics.explain import explain, render
+from .._exceptions import UploadError
+from .common import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    failed,
+    s3_url,
+    session_of,
+    where_options,
+)
+
+
+def add_parsers(sub: Any) -> None:
+    explainer = sub.add_parser(
+        "explain",
+        help="explain an S3 error or a presigned URL",
+        description="Name the cause of an S3 error, with its evidence and the fixes to try: "
+        "give an XML error body, a raw HTTP answer, a botocore message ('An error occurred "
+        "(AccessDenied) when calling ...'), a presigned URL (when and how it was signed, "
+        "whether it has expired), or an error and its URL; '-' reads standard input.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explainer.add_argument("text", nargs="*", help="the error or URL; '-' or nothing: stdin")
+    explainer.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    checker = sub.add_parser(
+        "doctor",
+        help="check live that uploads to a bucket can work",
+        description="Check, against the live endpoint, what an upload needs: credentials and "
+        "their expiry, the clock, the bucket and its region, writing and deleting an object "
+        "and a multipart upload under the prefix, a presigned PUT, CORS for --origin, and "
+        "default encryption / KMS. Exits 1 when something is wrong; leaves nothing behind.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    checker.add_argument("target", type=s3_url, help="s3://bucket[/prefix]")
+    checker.add_argument("--origin", help="check CORS for browser uploads from this origin")
+    checker.add_argument(
+        "--mode", choices=("put", "multipart", "post"), default="multipart", help="for --origin"
+    )
+    checker.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    where_options(checker)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    text = " ".join(args.text)
+    if not text or text == "-":
+        text = sys.stdin.read()
+    explanation = explain(text)
+    if args.json:
+        print(json.dumps(explanation.to_dict(), indent=2))
+    else:
+        print(render(explanation))
+    return EXIT_USAGE if explanation.read_as == "unreadable" else EXIT_OK
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from .._api.doctor import doctor
+
+    bucket, prefix = args.target
+    try:
+        report = doctor(
+            bucket,
+            prefix,
+            session=session_of(args),
+            endpoint_url=args.endpoint_url,
+            region_name=args.region,
+            origin=args.origin,
+            cors_mode=args.mode,
+        )
+    except UploadError as exc:
+        return failed(exc)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report)
+    return EXIT_OK if report.ok else EXIT_FAILED
