@@ -17,6 +17,7 @@ from ._diagnostics.diagnose import diagnose
 from ._diagnostics.explain import Explanation, UrlReport, explain
 from ._diagnostics.model import Cause, Diagnosis
 from ._diagnostics.report import DoctorCheck, DoctorReport
+from ._events import EventKind, UploadEvent
 from ._exceptions import (
     CredentialRefreshError,
     DirectoryUploadError,
@@ -31,6 +32,7 @@ from ._exceptions import (
     UploadError,
 )
 from ._limits import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from ._outcomes import DirectoryReport, FileOutcome
 from ._presigned import (
     CompletedUpload,
     PresignedMultipart,
@@ -40,6 +42,7 @@ from ._presigned import (
     SignRequest,
     UploadedPart,
 )
+from ._redact import RedactingFormatter
 from ._result import Checksum, CleanupReport, StaleUpload, UploaderStats, UploadResult
 from ._version import __version__
 
@@ -78,10 +81,13 @@ __all__ = [
     "CorsReport",
     "CredentialRefreshError",
     "Diagnosis",
+    "DirectoryReport",
     "DirectoryUploadError",
     "DoctorCheck",
     "DoctorReport",
+    "EventKind",
     "Explanation",
+    "FileOutcome",
     "IntegrityError",
     "InvalidUploadError",
     "ObjectExistsError",
@@ -92,6 +98,7 @@ __all__ = [
     "PresignedRequest",
     "PresignedUploader",
     "Presigner",
+    "RedactingFormatter",
     "ResilientUploader",
     "RetriesExhaustedError",
     "S3RequestError",
@@ -101,6 +108,7 @@ __all__ = [
     "StaleUpload",
     "UploadConfig",
     "UploadError",
+    "UploadEvent",
     "UploadResult",
     "UploadedPart",
     "UploaderStats",

@@ -220,6 +220,7 @@ class DirectoryUploadError(UploadError):
         attempted: int,
         what: str,
     ) -> DirectoryUploadError:
+        """The error for ``failures`` among ``attempted`` files, with every result and failure."""
         listed = sorted(failures.items())
         lines = [f"{len(failures)} of {attempted} {what} failed:"]
         lines += [f"  {name}: {error.message}" for name, error in listed[:_LISTED_FAILURES]]

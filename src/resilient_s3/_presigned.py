@@ -51,6 +51,7 @@ class PresignedRequest:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "method": self.method,
             "url": self.url,
@@ -64,6 +65,7 @@ class PresignedRequest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PresignedRequest:
+        """The object ``to_json`` described."""
         return cls(
             method=data["method"],
             url=data["url"],
@@ -94,6 +96,7 @@ class PresignedPart:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "part_number": self.part_number,
             "url": self.url,
@@ -105,6 +108,7 @@ class PresignedPart:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PresignedPart:
+        """The object ``to_json`` described."""
         return cls(
             int(data["part_number"]),
             data["url"],
@@ -132,6 +136,7 @@ class PresignedMultipart:
     clamped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "bucket": self.bucket,
             "key": self.key,
@@ -146,6 +151,7 @@ class PresignedMultipart:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PresignedMultipart:
+        """The object ``to_json`` described."""
         return cls(
             bucket=data.get("bucket") or "",
             key=data["key"],
@@ -182,6 +188,7 @@ class PresignedPost:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "url": self.url,
             "fields": dict(self.fields),
@@ -204,6 +211,7 @@ class UploadedPart:
     checksum: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "part_number": self.part_number,
             "etag": self.etag,
@@ -213,6 +221,7 @@ class UploadedPart:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UploadedPart:
+        """The object ``to_json`` described."""
         return cls(int(data["part_number"]), data["etag"], int(data["size"]), data.get("checksum"))
 
 
@@ -230,6 +239,7 @@ class CompletedUpload:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         return {
             "bucket": self.bucket,
             "key": self.key,
@@ -243,6 +253,7 @@ class CompletedUpload:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CompletedUpload:
+        """The object ``to_json`` described."""
         return cls(
             bucket=data.get("bucket") or "",
             key=data["key"],
@@ -288,6 +299,7 @@ class SignRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON: what a backend sends a client (``from_json`` reads it)."""
         data: dict[str, Any] = {"action": self.action, "key": self.key}
         for name in (
             "bucket",
@@ -310,6 +322,7 @@ class SignRequest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SignRequest:
+        """The object ``to_json`` described."""
         parts: Sequence[Sequence[Any]] = data.get("parts") or ()
         return cls(
             action=data["action"],

@@ -78,6 +78,8 @@ class UploaderStats:
 
 @dataclass(frozen=True, slots=True)
 class StaleUpload:
+    """An incomplete multipart upload ``cleanup`` found (``age`` in seconds)."""
+
     key: str
     upload_id: str
     initiated: datetime.datetime

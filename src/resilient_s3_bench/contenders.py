@@ -17,6 +17,8 @@ class Contender:
     """How it uploads, with which settings (its defaults unless said otherwise)."""
     signing: str
     """Payload signing and checksums over plain http (verified by capturing its requests)."""
+    signing_https: str
+    """The same over https (captured with a TLS stub server trusted through the CA option)."""
     retries: str
     """What the retry counts in the report mean for it."""
     modules: tuple[str, ...]
@@ -26,6 +28,10 @@ class Contender:
 
 
 _SHA256 = "SHA-256 of the payload signed (hex x-amz-content-sha256)"
+_UNSIGNED_CRC64 = "UNSIGNED-PAYLOAD + x-amz-checksum-crc64nvme header"
+_BOTOCORE_TRAILER = (
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER: aws-chunked body with an x-amz-checksum-crc32 trailer"
+)
 
 CONTENDERS: dict[str, Contender] = {
     c.name: c
@@ -35,6 +41,7 @@ CONTENDERS: dict[str, Contender] = {
             "AsyncResilientUploader, default UploadConfig (8 MiB parts, 16 in flight); "
             "upload_file for large, upload_directory for small",
             _SHA256 + " + x-amz-checksum-crc64nvme header",
+            _UNSIGNED_CRC64,
             "UploadResult.retries / attempts",
             ("resilient_s3", "botocore", "aiohttp"),
             "resilient-s3",
@@ -44,6 +51,7 @@ CONTENDERS: dict[str, Contender] = {
             "ResilientUploader (blocking portal over the async core), default UploadConfig; "
             "upload_file for large, upload_directory for small",
             _SHA256 + " + x-amz-checksum-crc64nvme header",
+            _UNSIGNED_CRC64,
             "UploadResult.retries / attempts",
             ("resilient_s3", "botocore", "aiohttp"),
             "resilient-s3",
@@ -53,6 +61,7 @@ CONTENDERS: dict[str, Contender] = {
             "client.upload_file, default TransferConfig (8 MiB parts, 10 threads); small: 16 "
             "threads sharing one client (max_pool_connections=16)",
             _SHA256 + " + x-amz-checksum-crc32 header (botocore default checksums)",
+            _BOTOCORE_TRAILER,
             "botocore attempts minus API calls (event hooks), default retry mode",
             ("boto3", "s3transfer"),
             "boto3",
@@ -62,6 +71,7 @@ CONTENDERS: dict[str, Contender] = {
             "client.upload_file, TransferConfig(max_concurrency=16, multipart_chunksize=16 MiB, "
             "multipart_threshold=16 MiB), max_pool_connections=32; small: 32 threads",
             _SHA256 + " + x-amz-checksum-crc32 header (botocore default checksums)",
+            _BOTOCORE_TRAILER,
             "botocore attempts minus API calls (event hooks), default retry mode",
             ("boto3", "s3transfer"),
             "boto3",
@@ -71,6 +81,7 @@ CONTENDERS: dict[str, Contender] = {
             "aioboto3 client.upload_file (its own async multipart, default TransferConfig: "
             "8 MiB parts, 10 in flight); small: put_object with 32 in flight",
             _SHA256 + " + x-amz-checksum-crc32 header (botocore default checksums)",
+            _BOTOCORE_TRAILER,
             "botocore attempts minus API calls (event hooks), default retry mode",
             ("aioboto3",),
             "aioboto3",
@@ -82,6 +93,7 @@ CONTENDERS: dict[str, Contender] = {
             "submitted to the manager at once",
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER: payload not hashed for the signature, "
             "aws-chunked body with a CRC32 trailer (even over plain http)",
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER, as over plain http",
             "n/a (the CRT retries internally and does not report it)",
             ("s3transfer.crt", "awscrt"),
             "boto3[crt]",
@@ -91,6 +103,7 @@ CONTENDERS: dict[str, Contender] = {
             "obstore.put (multipart above chunk_size: 5 MiB chunks, 12 in flight, its "
             "defaults); small: put_async with 64 in flight",
             _SHA256 + ", no checksum header",
+            _SHA256 + " even over https, no checksum header",
             "n/a (object_store retries internally and does not report it)",
             ("obstore",),
             "obstore",

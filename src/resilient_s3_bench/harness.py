@@ -547,6 +547,7 @@ def _one_run(
                 secret_key=None if env.credentials_url else target.secret_key,
                 credentials_url=env.credentials_url,
                 refresh_margin=REFRESH_MARGIN,
+                ca_bundle=target.ca_bundle,
             )
             if env.proxy is not None:
                 env.proxy.reset_stats()

@@ -25,7 +25,8 @@ class RunSpec:
     ``source`` is the large file, or the directory of small files (their keys are ``prefix``
     plus the file names). Credentials are static keys, or ``credentials_url``: an endpoint of
     the parent that issues short-lived keys (``refresh_margin`` seconds before their expiry a
-    client should refresh them).
+    client should refresh them). ``ca_bundle`` is the PEM file of a CA every client must
+    trust for an https endpoint with a private CA (``--tls``, ``--ca-bundle``).
     """
 
     contender: str
@@ -39,6 +40,7 @@ class RunSpec:
     secret_key: str | None = field(default=None, repr=False)
     credentials_url: str | None = field(default=None, repr=False)
     refresh_margin: float = 1.0
+    ca_bundle: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -16,7 +16,7 @@ from typing import Any
 from .contenders import CONTENDERS
 from .harness import BenchResults, SummaryRow
 from .protocol import MiB
-from .servers import mask
+from .servers import Target, mask
 from .worker import library_versions
 
 _Column = tuple[str, str, int]  # (header, SummaryRow attribute or computed name, width)
@@ -131,6 +131,7 @@ def table(results: BenchResults, rows: Sequence[SummaryRow]) -> str:
     lines.append(
         f"Medians over the runs that survived (every object landed byte-exact); repeat "
         f"{config.repeat}; server: {results.target.kind} {results.target.version}".rstrip()
+        + (f" over https ({_trusted_ca(results.target)})" if results.target.tls else "")
     )
     lines.append(
         "retries: as the contender reports them (-: not exposed); faults: injected by the "
@@ -138,9 +139,11 @@ def table(results: BenchResults, rows: Sequence[SummaryRow]) -> str:
         "CPU: the server process while the contender ran (-: a server the bench did not start)"
     )
     lines.append("")
-    lines.append("Payload signing over plain http:")
+    https = results.target.tls
+    lines.append(f"Payload signing over {'https' if https else 'plain http'}:")
     for name in config.contenders:
-        lines.append(f"  {name:<18}  {CONTENDERS[name].signing}")
+        contender = CONTENDERS[name]
+        lines.append(f"  {name:<18}  {contender.signing_https if https else contender.signing}")
     notes = list(results.notes)
     for row in rows:
         if row.status in ("failed", "partial", "timeout") and row.note:
@@ -179,6 +182,8 @@ def as_json(results: BenchResults, rows: Sequence[SummaryRow]) -> dict[str, Any]
             "endpoint_url": target.endpoint_url,
             "region": target.region,
             "access_key": mask(target.access_key),
+            "tls": target.tls,
+            "trusted_ca": _trusted_ca(target),
         },
         "settings": {
             "contenders": list(config.contenders),
@@ -198,6 +203,7 @@ def as_json(results: BenchResults, rows: Sequence[SummaryRow]) -> dict[str, Any]
             name: {
                 "description": CONTENDERS[name].description,
                 "signing": CONTENDERS[name].signing,
+                "signing_https": CONTENDERS[name].signing_https,
                 "retries": CONTENDERS[name].retries,
                 "versions": results.versions.get(name) or own_versions,
             }
@@ -207,6 +213,16 @@ def as_json(results: BenchResults, rows: Sequence[SummaryRow]) -> dict[str, Any]
         "summary": [dataclasses.asdict(r) for r in rows],
         "runs": [{**dataclasses.asdict(r), "faults_total": r.faults_total} for r in results.runs],
     }
+
+
+def _trusted_ca(target: Target) -> str | None:
+    if not target.tls:
+        return None
+    if target.ca_bundle is None:
+        return "the system's CAs"
+    if target.kind == "seaweedfs":
+        return "a throwaway CA made for this run with trustme, given to every contender"
+    return f"{target.ca_bundle}, given to every contender"
 
 
 def _csv(path: Path, records: Sequence[dict[str, Any]]) -> None:
@@ -301,7 +317,8 @@ def chart(results: BenchResults, rows: Sequence[SummaryRow], path: Path) -> str 
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
     fig.suptitle(
-        f"resilient-s3 bench on {results.target.kind} {results.target.version}, "
+        f"resilient-s3 bench on {results.target.kind} {results.target.version}"
+        f"{' over https' if results.target.tls else ''}, "
         f"{os.cpu_count()} cores (median of {config.repeat}; fail/skip: no bar)",
         fontsize=10,
     )

@@ -237,7 +237,10 @@ def run_resilient_async(spec: RunSpec, timer: Timer) -> Outcome:
     async def main() -> None:
         results: list[Any] = []
         async with AsyncResilientUploader(
-            session=session, endpoint_url=spec.endpoint_url, region_name=spec.region
+            session=session,
+            endpoint_url=spec.endpoint_url,
+            region_name=spec.region,
+            verify=spec.ca_bundle,
         ) as up:
             try:
                 with timer:
@@ -265,7 +268,10 @@ def run_resilient_sync(spec: RunSpec, timer: Timer) -> Outcome:
     jobs, outcome = _outcome(spec)
     results: list[Any] = []
     with ResilientUploader(
-        session=boto3_session(spec), endpoint_url=spec.endpoint_url, region_name=spec.region
+        session=boto3_session(spec),
+        endpoint_url=spec.endpoint_url,
+        region_name=spec.region,
+        verify=spec.ca_bundle,
     ) as up:
         try:
             with timer:
@@ -300,7 +306,11 @@ def _run_boto3(spec: RunSpec, timer: Timer, *, tuned: bool) -> Outcome:
         pool = {"max_pool_connections": 16} if small else {}
         transfer = None  # upload_file's default TransferConfig
     client = boto3_session(spec).client(
-        "s3", endpoint_url=spec.endpoint_url, region_name=spec.region, config=_path_style(**pool)
+        "s3",
+        endpoint_url=spec.endpoint_url,
+        region_name=spec.region,
+        config=_path_style(**pool),
+        verify=spec.ca_bundle,
     )
     counter = CallCounter()
     counter.attach(client.meta.events)
@@ -366,7 +376,11 @@ def run_aioboto3(spec: RunSpec, timer: Timer) -> Outcome:
         if spec.credentials_url is not None:
             _scale_refresh(await session.get_credentials(), spec.refresh_margin)
         async with session.client(
-            "s3", endpoint_url=spec.endpoint_url, region_name=spec.region, config=config
+            "s3",
+            endpoint_url=spec.endpoint_url,
+            region_name=spec.region,
+            config=config,
+            verify=spec.ca_bundle,
         ) as client:
             counter.attach(client.meta.events)
             if not small:
@@ -434,6 +448,7 @@ def run_aws_crt(spec: RunSpec, timer: Timer) -> Outcome:
         spec.region,
         crt_credentials_provider=provider,
         use_ssl=spec.endpoint_url.startswith("https:"),
+        verify=spec.ca_bundle,  # a CA bundle path replaces the default trust store
     )
     serializer = s3crt.BotocoreCRTRequestSerializer(
         core,
@@ -480,10 +495,14 @@ def run_obstore(spec: RunSpec, timer: Timer) -> Outcome:
     obstore = _optional("obstore")
     store_module = _optional("obstore.store")
     jobs, outcome = _outcome(spec)
+    client_options: dict[str, Any] = {"allow_http": True}
+    if spec.ca_bundle is not None:
+        # Added to the trusted roots (ClientConfig.root_certificate, in obstore 0.12.1).
+        client_options["root_certificate"] = Path(spec.ca_bundle).read_text(encoding="ascii")
     options: dict[str, Any] = {
         "endpoint": spec.endpoint_url,
         "region": spec.region,
-        "client_options": {"allow_http": True},
+        "client_options": client_options,
     }
     provider = None
     if spec.credentials_url is not None:
@@ -497,6 +516,13 @@ def run_obstore(spec: RunSpec, timer: Timer) -> Outcome:
     except TypeError as exc:
         if provider is not None:
             raise Unsupported(f"this obstore has no credential_provider: {exc}") from exc
+        raise
+    except ValueError as exc:
+        if "root_certificate" in str(exc):  # older obstore: "Invalid key: root_certificate."
+            raise Unsupported(
+                f"this obstore cannot be told to trust a custom CA: {exc} (obstore 0.12.1 "
+                "has ClientConfig.root_certificate; verification is never turned off instead)"
+            ) from exc
         raise
 
     errors: list[BaseException | None] = []

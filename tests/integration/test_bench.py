@@ -455,3 +455,135 @@ def test_a_worker_past_its_timeout_is_killed(tmp_path: Path) -> None:
     result, failure = harness.run_worker(spec, sys.executable, 0.05, tmp_path / "log")
     assert result is None
     assert failure == "timed out after 0.05 s (killed)"
+
+
+# -- over TLS -----------------------------------------------------------------------------
+
+_TLS_CONTENDERS = ("resilient-s3-async", "resilient-s3-sync", "boto3", "aws-crt", "obstore")
+_KEYS = ("--access-key", "AKIDEXAMPLE", "--secret-key", "not-a-secret")
+
+
+def test_quick_run_over_tls_trusts_the_throwaway_ca(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resilient_s3.testing._server import find_weed
+
+    if find_weed() is None:
+        pytest.skip("no weed binary")
+    pytest.importorskip("trustme")
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            "--tls",
+            "--quick",
+            "--contenders",
+            ",".join(_TLS_CONTENDERS),
+            "--large-size",
+            "6MiB",
+            "--small-count",
+            "12",
+            "--small-size",
+            "4KiB",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Payload signing over https:" in printed
+    assert "over https (a throwaway CA" in printed
+
+    document = json.loads((out / "results.json").read_text())
+    assert document["server"]["endpoint_url"].startswith("https://127.0.0.1:")
+    assert document["server"]["tls"] is True
+    assert "throwaway CA" in document["server"]["trusted_ca"]
+    by_key = {(r["contender"], r["workload"], r["profile"]): r for r in document["summary"]}
+    for contender in _TLS_CONTENDERS:
+        missing = unavailable_reason(contender)
+        for workload in ("large", "small"):
+            row = by_key[(contender, workload, "none")]
+            if missing is not None:  # an optional library this environment lacks
+                assert (row["status"], row["note"]) == ("skipped", missing)
+                continue
+            assert row["status"] == "survived", (contender, workload, row["note"])
+            assert row["bytes_verified"] == row["bytes_attempted"] > 0
+            assert row["mib_s"] > 0
+            # The fault proxy relays plain http only: the throttle profile is skipped, said why.
+            throttled = by_key[(contender, workload, "throttle")]
+            assert throttled["status"] == "skipped"
+            assert "plain http" in throttled["note"]
+    assert document["contenders"]["obstore"]["signing_https"].startswith("SHA-256")
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert "PRIVATE KEY" not in path.read_text(errors="replace"), path
+
+
+def test_an_https_endpoint_with_its_ca_bundle(tmp_path: Path) -> None:
+    from resilient_s3.testing._server import find_weed
+
+    if find_weed() is None:
+        pytest.skip("no weed binary")
+    pytest.importorskip("trustme")
+    out = tmp_path / "out"
+    with S3Server(buckets=["tls-bench"], tls=True) as server:
+        assert server.ca_bundle is not None
+        code = cli.main(
+            [
+                "--endpoint",
+                server.endpoint_url,
+                "--ca-bundle",
+                server.ca_bundle,
+                "--access-key",
+                server.access_key,
+                "--secret-key",
+                server.secret_key,
+                "--bucket",
+                "tls-bench",
+                "--contenders",
+                "resilient-s3-async,boto3",
+                "--workloads",
+                "small",
+                "--profiles",
+                "none",
+                "--small-count",
+                "5",
+                "--small-size",
+                "1KiB",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+    assert code == 0
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [(r["contender"], r["status"]) for r in rows] == [
+        ("resilient-s3-async", "survived"),
+        ("boto3", "survived"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tls", "--endpoint", "https://127.0.0.1:9"], "--tls serves the embedded SeaweedFS"),
+        (["--tls", "--server", "minio"], "--tls serves the embedded SeaweedFS"),
+        (["--ca-bundle", "ca.pem"], "--ca-bundle goes with an https --endpoint"),
+        (["--tls", "--via-proxy"], "--via-proxy needs plain http"),
+        (
+            ["--endpoint", "http://127.0.0.1:9", "--ca-bundle", "ca.pem", *_KEYS],
+            "--ca-bundle needs an https:// --endpoint",
+        ),
+        (
+            ["--endpoint", "https://127.0.0.1:9", "--ca-bundle", "/no/such/ca.pem", *_KEYS],
+            "no such file",
+        ),
+    ],
+)
+def test_tls_options_that_cannot_go_together(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main([*argv, "--out", str(out), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -26,7 +26,11 @@ def env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
-    return ["--endpoint-url", s3_server.endpoint_url, "--quiet"]
+    return ["--endpoint-url", s3_server.endpoint_url]
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def test_put_prints_the_result(
@@ -37,9 +41,11 @@ def test_put_prints_the_result(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "f").write_bytes(b"cli" * 5000)
-    code = main(["put", str(tmp_path / "f"), f"s3://{s3_bucket}/a/b", "--part-size", "5MiB", *env])
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
+    argv = ["put", str(tmp_path / "f"), f"s3://{s3_bucket}/a/b", "--part-size", "5MiB", *env]
+    assert main([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # one JSON document, on one line
+    result = json.loads(out)
     assert (result["key"], result["size"], result["strategy"]) == ("a/b", 15000, "single")
     assert s3_client.get_object(Bucket=s3_bucket, Key="a/b")["Body"].read() == b"cli" * 5000
 
@@ -50,9 +56,11 @@ def test_put_dir(
     (tmp_path / "x").write_bytes(b"1")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "y").write_bytes(b"2")
-    assert main(["put-dir", str(tmp_path), f"s3://{s3_bucket}/pre/", *env]) == 0
-    keys = sorted(r["key"] for r in json.loads(capsys.readouterr().out))
-    assert keys == ["pre/sub/y", "pre/x"]
+    assert main(["put-dir", str(tmp_path), f"s3://{s3_bucket}/pre/", *env, "--json"]) == 0
+    *files, summary = json_lines(capsys.readouterr().out)
+    assert sorted(r["key"] for r in files) == ["pre/sub/y", "pre/x"]
+    assert {r["status"] for r in files} == {"uploaded"}
+    assert (summary["status"], summary["uploaded"], summary["files"]) == ("summary", 2, 2)
 
 
 def test_a_missing_source_exits_2_with_the_reason(
@@ -97,7 +105,8 @@ def test_put_into_a_prefix_appends_the_file_name(
     key: str,
 ) -> None:
     (tmp_path / "f.txt").write_bytes(b"data")
-    assert main(["put", str(tmp_path / "f.txt"), destination.format(b=s3_bucket), *env]) == 0
+    argv = ["put", str(tmp_path / "f.txt"), destination.format(b=s3_bucket), *env, "--json"]
+    assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["key"] == key
     assert keys_in(s3_client, s3_bucket) == [key]  # nothing at "dir/" itself
 
@@ -247,16 +256,17 @@ def test_put_dir_reports_every_file_and_each_failure(
     deep = tmp_path.joinpath(*["d" * 200] * 6)  # its key is over S3's 1,024 bytes
     deep.mkdir(parents=True)
     (deep / "too-long").write_bytes(b"x")
-    assert main(["put-dir", str(tmp_path), f"s3://{s3_bucket}/p/", *env]) == 1
+    assert main(["put-dir", str(tmp_path), f"s3://{s3_bucket}/p/", *env, "--json"]) == 1
     captured = capsys.readouterr()
-    report = json.loads(captured.out)
-    uploaded = [r for r in report if r["status"] == "uploaded"]
-    failed = [r for r in report if r["status"] == "failed"]
+    *files, summary = json_lines(captured.out)
+    uploaded = [r for r in files if r["status"] == "uploaded"]
+    failed = [r for r in files if r["status"] == "failed"]
     assert len(uploaded) == 58
     assert len(failed) == 1
     assert failed[0]["key"].endswith("/too-long")
     assert "1024 bytes" in failed[0]["error"]
-    assert "1 of 59 files failed" in captured.err
+    assert (summary["files"], summary["uploaded"], summary["failed"]) == (59, 58, 1)
+    assert f"{failed[0]['key']}: " in captured.err  # each failure on stderr, with its cause
     assert len(keys_in(s3_client, s3_bucket)) == 58
 
 
@@ -264,7 +274,7 @@ def test_cleanup_dry_run_says_would_abort(
     env: list[str], s3_bucket: str, s3_client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
-    argv = ["cleanup", f"s3://{s3_bucket}", "--older-than", "0", "--dry-run", *env]
+    argv = ["cleanup", f"s3://{s3_bucket}", "--older-than", "0", "--dry-run", *env, "--json"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert [u["upload_id"] for u in report["would_abort"]] == [upload_id]
@@ -284,9 +294,9 @@ def test_resume_names_the_endpoints_the_journal_holds(
     entry.start(Header(**fields))
     entry.close()
     try:
-        assert main(["resume", *env]) == 0
+        assert main(["resume", *env, "--json"]) == 0
         captured = capsys.readouterr()
-        assert json.loads(captured.out) == []
+        assert captured.out == ""
         assert "http://elsewhere:9000 (1)" in captured.err
         assert "--endpoint-url" in captured.err
     finally:
@@ -327,7 +337,7 @@ def test_sigterm_keeps_the_upload_to_resume(
                 "-m",
                 "resilient_s3._cli",
                 "resume",
-                "--quiet",
+                "--json",
                 "--endpoint-url",
                 proxy.endpoint_url,
             ],
@@ -336,7 +346,7 @@ def test_sigterm_keeps_the_upload_to_resume(
             timeout=120,
         )
     assert resumed.returncode == 0, resumed.stderr.decode()
-    [result] = json.loads(resumed.stdout)
+    [result] = json_lines(resumed.stdout.decode())
     assert result["resumed_parts"] >= 3
     assert stored_sha256(s3_client, s3_bucket, "big") == digest
     assert open_uploads(s3_client, s3_bucket) == []

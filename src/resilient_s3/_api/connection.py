@@ -18,6 +18,7 @@ from .._auth.signer import RequestSigner
 from .._config import UploadConfig
 from .._diagnostics.codes import Action
 from .._diagnostics.diagnose import diagnose
+from .._events import NO_EVENTS, Events
 from .._exceptions import S3RequestError
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix, credential_fix
@@ -44,6 +45,7 @@ async def connect(
     limiter: AdaptiveLimiter,
     budget: RetryBudget,
     sleep: Callable[[float], Awaitable[Any]],
+    events: Events = NO_EVENTS,
 ) -> Connection:
     """Everything a facade needs to talk to S3; ``stack`` closes it."""
     resolved = await resolve_session(session, with_credentials=not credentials)
@@ -55,6 +57,7 @@ async def connect(
         credentials or resolved.credentials,
         refresh_ahead=config.credential_refresh_ahead,
         now=clock.epoch,
+        events=events,
     )
     transport = S3Transport(
         client,
@@ -62,7 +65,7 @@ async def connect(
         max_connections=config.max_concurrency,
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        verify=settings.verify,
+        verify=settings.verify if settings.verify is not None else resolved.ca_bundle,
         min_speed=config.min_speed,
     )
     stack.push_async_callback(transport.close)
@@ -72,10 +75,11 @@ async def connect(
         budget=budget,
         fixes={
             Action.REFRESH_CREDENTIALS: credential_fix(owner),
-            Action.CORRECT_CLOCK: clock_fix(clock),
+            Action.CORRECT_CLOCK: clock_fix(clock, events),
         },
         sleep=sleep,
         annotate=functools.partial(annotate, clock=clock, owner=owner),
+        events=events,
     )
     return Connection(transport, owner, retrier)
 

@@ -33,9 +33,11 @@ class OpenedOnFirstUse(Generic[T]):
         await self.aclose()
 
     async def open(self) -> None:
+        """Connect now (else the first call does): a bad session, profile or endpoint fails here."""
         await self._ensure_open()
 
     async def aclose(self) -> None:
+        """Close the connections; calls after it raise. ``async with`` does it."""
         self._closed = True
         stack, self._stack, self._opened = self._stack, None, None
         if stack is not None:

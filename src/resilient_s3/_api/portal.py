@@ -76,6 +76,8 @@ class Blocking:
         self._run(self._async.open)
 
     def close(self) -> None:
+        """Close: the connections and the loop thread (``with`` does it); calls after it
+        raise."""
         self._finalizer()
 
     def _interrupted(self, exc: BaseException) -> None:

@@ -20,6 +20,7 @@ import anyio
 from .._auth.clock import ServerClock
 from .._config import UploadConfig
 from .._diagnostics.codes import Action
+from .._events import EventCallback, Events
 from .._exceptions import InvalidUploadError
 from .._limits import MiB, validate_key, validate_request_bucket
 from .._resilience.concurrency import AdaptiveLimiter
@@ -58,6 +59,7 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
         bucket: str | None = None,
         checksums: bool = True,
         verify: bool | str | None = None,
+        on_event: EventCallback | None = None,
         _sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
     ) -> None:
         super().__init__()
@@ -71,6 +73,7 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
         self._bucket = bucket
         self._checksums = checksums
         self._verify = verify
+        self._events = Events(on_event)
         self._sleep = _sleep
         self._limiter = AdaptiveLimiter(self.config.max_concurrency)
         self._budget = RetryBudget()
@@ -105,13 +108,15 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
             # A skewed clock is the backend's to correct; here it only says so.
             fixes={
                 Action.RENEW_URL: backend.renew_fix(),
-                Action.CORRECT_CLOCK: clock_fix(self._clock),
+                Action.CORRECT_CLOCK: clock_fix(self._clock, self._events),
             },
             sleep=self._sleep,
             annotate=functools.partial(annotate, clock=self._clock),
+            events=self._events,
         )
         self._backend = backend
-        return Pipeline(backend, config, retrier=retrier, journal=Journal(config.journal_dir))
+        journal = Journal(config.journal_dir)
+        return Pipeline(backend, config, retrier=retrier, journal=journal, events=self._events)
 
     @property
     def stats(self) -> UploaderStats:
@@ -206,15 +211,24 @@ class PresignedUploader(Blocking):
         bucket: str | None = None,
         checksums: bool = True,
         verify: bool | str | None = None,
+        on_event: EventCallback | None = None,
         **seams: Any,
     ) -> None:
         self._async: AsyncPresignedUploader = AsyncPresignedUploader(
-            sign, config, name=name, bucket=bucket, checksums=checksums, verify=verify, **seams
+            sign,
+            config,
+            name=name,
+            bucket=bucket,
+            checksums=checksums,
+            verify=verify,
+            on_event=on_event,
+            **seams,
         )
         super().__init__(self._async)
 
     @property
     def stats(self) -> UploaderStats:
+        """See :attr:`AsyncPresignedUploader.stats`."""
         return self._async.stats
 
     def upload_file(

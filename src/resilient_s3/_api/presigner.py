@@ -673,6 +673,7 @@ class Presigner(Blocking):
 
     @property
     def clock_offset(self) -> float:
+        """See :attr:`AsyncPresigner.clock_offset`."""
         return self._async.clock_offset
 
     def presign_put(self, bucket: str, key: str, **options: Any) -> PresignedRequest:

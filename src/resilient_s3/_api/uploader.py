@@ -12,7 +12,7 @@ import contextlib
 import datetime
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import IO, Any
 
 import anyio
@@ -21,8 +21,10 @@ from .._auth.clock import ServerClock
 from .._auth.credentials import CredentialOwner
 from .._auth.sigv4 import Clock, utc_now
 from .._config import UploadConfig
-from .._exceptions import InvalidUploadError
+from .._events import EventCallback, Events
+from .._exceptions import DirectoryUploadError, InvalidUploadError, UploadError
 from .._limits import validate_key, validate_request_bucket
+from .._outcomes import DirectoryReport, FileOutcome
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import RetryBudget
 from .._result import CleanupReport, UploaderStats, UploadResult
@@ -38,7 +40,7 @@ from .._types import (
 from .._upload.backend import UploadBackend
 from .._upload.checksums import CHECKSUM_KINDS
 from .._upload.cleanup import cleanup
-from .._upload.directory import upload_tree
+from .._upload.directory import Selection, upload_tree
 from .._upload.interrupted import resume_interrupted
 from .._upload.journal import Journal
 from .._upload.pipeline import Pipeline, UploadRequest
@@ -82,6 +84,7 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
         credentials: CredentialsCallable | None = None,
         botocore_config: BotocoreConfigLike | None = None,
         verify: bool | str | None = None,
+        on_event: EventCallback | None = None,
         _sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         _clock: Clock = utc_now,
         _backend: BackendHook | None = None,
@@ -91,6 +94,7 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
         self.config = config or UploadConfig()
         self._session = session
         self._credentials = credentials
+        self._events = Events(on_event)
         self._sleep = _sleep
         self._backend_hook = _backend
         self._clock = ServerClock(_clock)
@@ -131,6 +135,7 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
             limiter=self._limiter,
             budget=self._budget,
             sleep=self._sleep,
+            events=self._events,
         )
         owner = self._owner = connection.owner
         transport = connection.transport
@@ -148,6 +153,7 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
             clock_offset=lambda: clock.offset,
             credential_refreshes=lambda: owner.refreshes,
             suspended=self._kept_for_resume,
+            events=self._events,
         )
         # Aborts that failed in an earlier run get one more try (see cleanup()).
         await pipeline.aborts.retry_remembered(limit=16, seconds=30, max_attempts=1)
@@ -225,13 +231,74 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
         on_progress: ProgressCallback | None = None,
         *,
         overwrite: bool = True,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        skip_unchanged: bool = False,
+        guess_content_type: bool = True,
     ) -> list[UploadResult]:
-        """Upload every regular file below ``directory`` to ``prefix`` + its relative path.
+        """Upload every regular file below ``directory`` to ``prefix`` + its relative path,
+        and return every result, sorted by key.
 
         All files share the uploader's one concurrency bound. Every file with a valid key is
         attempted; if any fail, :class:`DirectoryUploadError` lists them (invalid keys
         included) with the results of the others. ``on_progress`` receives the bytes done
-        across all files and their total.
+        across all files and their total. The other options are :meth:`upload_tree`'s, which
+        keeps nothing per file: use it for trees of any size.
+        """
+        results: list[UploadResult] = []
+        failures: dict[str, UploadError] = {}
+
+        def collect(outcome: FileOutcome) -> None:
+            if outcome.result is not None:
+                results.append(outcome.result)
+            elif outcome.error is not None:
+                failures[outcome.key] = outcome.error
+
+        report = await self.upload_tree(
+            directory,
+            bucket,
+            prefix,
+            extra_args,
+            on_file=collect,
+            on_progress=on_progress,
+            overwrite=overwrite,
+            include=include,
+            exclude=exclude,
+            skip_unchanged=skip_unchanged,
+            guess_content_type=guess_content_type,
+        )
+        results.sort(key=lambda result: result.key)
+        if failures:
+            raise DirectoryUploadError.of(results, failures, report.files, "files")
+        return results
+
+    async def upload_tree(
+        self,
+        directory: str | os.PathLike[str],
+        bucket: str,
+        prefix: str = "",
+        extra_args: Mapping[str, Any] | None = None,
+        *,
+        on_file: Callable[[FileOutcome], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+        overwrite: bool = True,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        skip_unchanged: bool = False,
+        guess_content_type: bool = True,
+    ) -> DirectoryReport:
+        """Upload every regular file below ``directory`` to ``prefix`` + its relative path,
+        for trees of any size: the tree is walked lazily, each file's :class:`FileOutcome`
+        goes to ``on_file`` as soon as it is known, and nothing is kept per file (the
+        :class:`DirectoryReport` holds the totals).
+
+        ``include`` and ``exclude`` are shell globs matched against the path relative to
+        ``directory`` (``*.jpg``, ``raw/*``): a file is uploaded when it matches an include
+        pattern (any, when there is none) and no exclude pattern. ``skip_unchanged`` skips a
+        file whose object already has its size and its checksum (or, for objects stored
+        without one, an ETag equal to its MD5). ``guess_content_type`` sets each file's
+        Content-Type from its name unless ``extra_args`` gives one. Files are never followed
+        through symlinks. ``on_file`` and ``on_progress`` run on the uploader's event loop.
         """
         args = self._check_args(bucket, extra_args, overwrite)
         pipeline = await self._ensure_open()  # a bad session fails here, before any file
@@ -241,8 +308,12 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
             bucket,
             prefix,
             args,
-            on_progress,
             workers=self.config.max_concurrency,
+            on_file=on_file,
+            on_progress=on_progress,
+            selection=Selection(tuple(include), tuple(exclude)),
+            skip_unchanged=skip_unchanged,
+            guess_content_type=guess_content_type,
         )
 
     async def cleanup(

@@ -25,7 +25,9 @@ from typing import Any
 import anyio
 from botocore.credentials import ReadOnlyCredentials
 
+from .._events import NO_EVENTS, EventKind, Events
 from .._exceptions import InvalidUploadError, UploadError
+from .._redact import remember_secrets
 from .._s3.errors import no_credentials, provider_failed
 
 logger = logging.getLogger("resilient_s3")
@@ -52,8 +54,10 @@ class CredentialOwner:
         *,
         refresh_ahead: float = 300.0,
         now: Callable[[], float] = time.time,
+        events: Events = NO_EVENTS,
     ) -> None:
         self._source = source
+        self._events = events
         self._fetch = _fetcher(source)
         self._refresh_ahead = refresh_ahead
         self._now = now
@@ -98,6 +102,7 @@ class CredentialOwner:
                 current = self._current
                 if current is None:
                     current = self._current = await self._mapped(self._initial())
+                    remember_secrets(current.credentials.secret_key, current.credentials.token)
                 if self._due(current):
                     current = await self._refresh_or_keep(current)
         return current.credentials, self.generation
@@ -109,7 +114,7 @@ class CredentialOwner:
             return False
         async with self._lock:
             if self.generation == generation:
-                await self._mapped(self._refresh())
+                await self._mapped(self._refresh("expired"))
         return True
 
     def _due(self, snapshot: _Snapshot) -> bool:
@@ -150,7 +155,7 @@ class CredentialOwner:
         """Refresh ahead of expiry. While the current credentials are still valid, a failed
         refresh costs a warning and a quiet spell before the next try, not a stall."""
         try:
-            return await self._refresh()
+            return await self._refresh("ahead")
         except Exception as exc:
             if current.expires_at is not None and self._now() < current.expires_at:
                 logger.warning(
@@ -171,11 +176,13 @@ class CredentialOwner:
         except Exception as exc:
             raise provider_failed(exc) from exc
 
-    async def _refresh(self) -> _Snapshot:
+    async def _refresh(self, why: str) -> _Snapshot:
         snapshot = await self._fetch_snapshot()
+        remember_secrets(snapshot.credentials.secret_key, snapshot.credentials.token)
         self._current = snapshot
         self.generation += 1
         self.refreshes += 1
+        self._events.emit(EventKind.CREDENTIALS_REFRESHED, cause=why)
         return snapshot
 
     async def _fetch_snapshot(self) -> _Snapshot:

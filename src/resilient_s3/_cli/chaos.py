@@ -8,11 +8,12 @@ import sys
 import time
 from typing import Any
 
-from .common import size
+from .common import command, size
 
 
 def add_parser(sub: Any) -> None:
-    chaos = sub.add_parser(
+    chaos = command(
+        sub,
         "chaos",
         help="run a fault-injecting proxy in front of an S3 endpoint",
         description="Relay S3 requests to --upstream and inject faults. Prints one JSON line "

@@ -1,5 +1,5 @@
-"""What the commands share: exit codes, argument types, connection options, the uploader they
-build, and how an error ends a command."""
+"""What the commands share: exit codes, argument types, the options each kind of command
+takes, the uploader they build, and how an error ends a command."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._config import CHECKSUM_ALGORITHMS, UploadConfig
+from .._events import EventCallback
 from .._exceptions import InvalidUploadError, ObjectExistsError, UploadError
 from .._limits import MiB, parse_size
+from .logs import logging_options
+from .output import failure_document, print_error, print_json
 
 if TYPE_CHECKING:
     from .._api.blocking import ResilientUploader
@@ -33,7 +36,9 @@ EXIT_CODES = f"""exit status:
   {EXIT_TERMINATED}  terminated (SIGTERM): multipart uploads of files were kept, to finish by
        running the same command again or `resilient-s3 resume`; others were aborted
 
-sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes"""
+sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes
+environment: the AWS CLI's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3,
+  AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, credentials) and its config files, through botocore"""
 
 
 class Terminated(SystemExit):
@@ -69,11 +74,62 @@ def duration(text: str) -> float:
         ) from None
 
 
+def command(sub: Any, name: str, *, help: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand with the exit codes in its help, and the logging options."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    logging_options(parser)
+    return parser
+
+
 def where_options(p: argparse.ArgumentParser) -> None:
     """Where S3 is and who signs: the AWS CLI's options."""
     p.add_argument("--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2...); default AWS")
     p.add_argument("--region", help="region name; default from the profile/environment")
     p.add_argument("--profile", help="AWS profile to use")
+
+
+def output_options(p: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    p.add_argument(
+        "--json", action="store_true", help="JSON on standard output, and nothing else there"
+    )
+    if progress:
+        p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def retry_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        help="attempts per request (default: AWS_MAX_ATTEMPTS or the profile's max_attempts, "
+        "else 10)",
+    )
+
+
+def upload_options(p: argparse.ArgumentParser) -> None:
+    """How to upload: the options of put and put-dir."""
+    retry_options(p)
+    p.add_argument("--part-size", type=size, default=8 * MiB, help="e.g. 8MiB (default)")
+    p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
+    p.add_argument(
+        "--no-overwrite", action="store_true", help="fail if the key exists (If-None-Match: *)"
+    )
+    p.add_argument(
+        "--no-resume", action="store_true", help="do not journal multipart uploads for a resume"
+    )
+    p.add_argument("--verify", action="store_true", help="check each object with HeadObject")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start a throwaway local S3 server (SeaweedFS, needs the 'embedded' extra) "
+        "and upload to it; the bucket is created",
+    )
 
 
 def session_of(args: argparse.Namespace) -> Any:
@@ -84,35 +140,27 @@ def session_of(args: argparse.Namespace) -> Any:
     return botocore.session.Session(profile=args.profile)
 
 
-def connection_options(p: argparse.ArgumentParser) -> None:
-    where_options(p)
-    p.add_argument(
-        "--embedded",
-        action="store_true",
-        help="start a throwaway local S3 server (SeaweedFS, needs the 'embedded' extra) "
-        "and upload to it; the bucket is created",
-    )
-    p.add_argument("--part-size", type=size, default=8 * MiB, help="e.g. 8MiB (default)")
-    p.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
-    p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
-
-
 @contextlib.contextmanager
-def uploader(args: argparse.Namespace, bucket: str | None) -> Iterator[ResilientUploader]:
+def uploader(
+    args: argparse.Namespace, bucket: str | None, on_event: EventCallback | None = None
+) -> Iterator[ResilientUploader]:
     import botocore.session
 
     from .._api.blocking import ResilientUploader
 
-    config = UploadConfig(
-        part_size=args.part_size,
-        max_concurrency=args.concurrency,
-        checksum_algorithm=args.checksum,
-        resume=not getattr(args, "no_resume", False),
-        verify_after_upload=getattr(args, "verify", False),
-    )
+    options: dict[str, Any] = {
+        "max_concurrency": getattr(args, "concurrency", 16),
+        "resume": not getattr(args, "no_resume", False),
+        "verify_after_upload": getattr(args, "verify", False),
+    }
+    if hasattr(args, "part_size"):
+        options.update(part_size=args.part_size, checksum_algorithm=args.checksum)
+    attempts = getattr(args, "max_attempts", None) or _configured_attempts(args)
+    if attempts:
+        options["max_attempts"] = attempts
+    config = UploadConfig(**options)
     with contextlib.ExitStack() as stack:
-        if args.embedded:
+        if getattr(args, "embedded", False):
             from ..testing import S3Server
 
             server = stack.enter_context(S3Server(buckets=[bucket] if bucket else []))
@@ -125,9 +173,22 @@ def uploader(args: argparse.Namespace, bucket: str | None) -> Iterator[Resilient
             endpoint = args.endpoint_url
         yield stack.enter_context(
             ResilientUploader(
-                session=session, endpoint_url=endpoint, region_name=args.region, config=config
+                session=session,
+                endpoint_url=endpoint,
+                region_name=args.region,
+                config=config,
+                on_event=on_event,
             )
         )
+
+
+def _configured_attempts(args: argparse.Namespace) -> int | None:
+    """AWS_MAX_ATTEMPTS, or the profile's max_attempts: the AWS CLI's setting."""
+    try:
+        value = session_of(args).get_config_variable("max_attempts")
+    except Exception:  # an unknown profile is reported when the uploader opens
+        return None
+    return int(value) if value else None
 
 
 @contextlib.contextmanager
@@ -148,8 +209,11 @@ def sigterm_ends_the_upload() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def failed(exc: UploadError) -> int:
-    """Print an error that ended the command; its exit status."""
+def failed(exc: UploadError, *, as_json: bool = False) -> int:
+    """Print an error that ended the command (on standard error, with its diagnosis; also on
+    standard output as JSON with ``--json``); its exit status."""
+    if as_json:
+        print_json(failure_document(None, exc))
     if isinstance(exc, ObjectExistsError):
         print(
             f"resilient-s3: s3://{exc.bucket}/{exc.key} exists; nothing was written "
@@ -157,5 +221,5 @@ def failed(exc: UploadError) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    print(f"resilient-s3: {exc}", file=sys.stderr)
+    print_error(exc)
     return EXIT_USAGE if isinstance(exc, InvalidUploadError) else EXIT_FAILED

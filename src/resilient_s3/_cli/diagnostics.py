@@ -11,10 +11,10 @@ from typing import Any
 from .._diagnostics.explain import explain, render
 from .._exceptions import UploadError
 from .common import (
-    EXIT_CODES,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    command,
     failed,
     s3_url,
     session_of,
@@ -23,28 +23,26 @@ from .common import (
 
 
 def add_parsers(sub: Any) -> None:
-    explainer = sub.add_parser(
+    explainer = command(
+        sub,
         "explain",
         help="explain an S3 error or a presigned URL",
         description="Name the cause of an S3 error, with its evidence and the fixes to try: "
         "give an XML error body, a raw HTTP answer, a botocore message ('An error occurred "
         "(AccessDenied) when calling ...'), a presigned URL (when and how it was signed, "
         "whether it has expired), or an error and its URL; '-' reads standard input.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explainer.add_argument("text", nargs="*", help="the error or URL; '-' or nothing: stdin")
     explainer.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
-    checker = sub.add_parser(
+    checker = command(
+        sub,
         "doctor",
         help="check live that uploads to a bucket can work",
         description="Check, against the live endpoint, what an upload needs: credentials and "
         "their expiry, the clock, the bucket and its region, writing and deleting an object "
         "and a multipart upload under the prefix, a presigned PUT, CORS for --origin, and "
         "default encryption / KMS. Exits 1 when something is wrong; leaves nothing behind.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     checker.add_argument("target", type=s3_url, help="s3://bucket[/prefix]")
     checker.add_argument("--origin", help="check CORS for browser uploads from this origin")

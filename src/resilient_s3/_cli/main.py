@@ -10,10 +10,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import chaos, diagnostics, maintain, presign, upload
+from . import chaos, diagnostics, logs, maintain, presign, upload
 from .common import EXIT_CODES
 
 BENCH_HELP = "compare S3 upload clients on the same server, data and faults"
+
+
+def version() -> str:
+    import importlib.metadata
+    import platform
+
+    from .._version import __version__
+
+    sdk = ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in ("boto3", "botocore", "awscrt")
+    )
+    return f"resilient-s3 {__version__} ({sdk}, Python {platform.python_version()})"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True)
     upload.add_parsers(sub)
     maintain.add_parser(sub)
@@ -41,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench.main(arguments[1:], prog="resilient-s3 bench")
     command_line = parser()
     args = command_line.parse_args(arguments)
+    logs.configure(args)
     if args.command == "chaos":
         return chaos.run(args)
     if args.command == "cleanup":

@@ -7,19 +7,28 @@ from dataclasses import asdict
 from typing import Any
 
 from .._exceptions import UploadError
-from .common import EXIT_CODES, EXIT_OK, connection_options, duration, failed, s3_url, uploader
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    command,
+    duration,
+    failed,
+    output_options,
+    s3_url,
+    uploader,
+    where_options,
+)
 from .output import print_json
 
 
 def add_parser(sub: Any) -> None:
-    clean = sub.add_parser(
+    clean = command(
+        sub,
         "cleanup",
         help="abort stale multipart uploads and tidy the journal",
         description="Abort the incomplete multipart uploads below s3://bucket/prefix started "
         "longer ago than --older-than, by any tool (their parts are billed until then); retry "
         "aborts that failed earlier; remove journal entries whose upload is gone.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     clean.add_argument("target", type=s3_url, help="s3://bucket[/prefix]")
     clean.add_argument(
@@ -28,7 +37,8 @@ def add_parser(sub: Any) -> None:
     clean.add_argument(
         "--dry-run", action="store_true", help="only list what would be aborted (would_abort)"
     )
-    connection_options(clean)
+    output_options(clean, progress=False)
+    where_options(clean)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +47,22 @@ def run(args: argparse.Namespace) -> int:
         with uploader(args, bucket) as up:
             report = up.cleanup(bucket, prefix, older_than=args.older_than, dry_run=args.dry_run)
     except UploadError as exc:
-        return failed(exc)
-    print_json(asdict(report))
-    return EXIT_OK
+        return failed(exc, as_json=args.json)
+    if args.json:
+        print_json(asdict(report))
+        return EXIT_OK
+    verb = "would abort" if args.dry_run else "aborted"
+    listed = report.would_abort if args.dry_run else report.aborted
+    print(f"{verb} {len(listed)} stale multipart uploads below s3://{bucket}/{prefix}")
+    for upload in listed:
+        print(f"  s3://{bucket}/{upload.key}  upload id {upload.upload_id}")
+    if report.kept:
+        print(f"kept {len(report.kept)} younger than --older-than")
+    for upload_id, why in report.failed.items():
+        print(f"could not abort {upload_id}: {why}")
+    if report.retried_aborts or report.journal_entries_removed:
+        print(
+            f"earlier failed aborts done now: {report.retried_aborts}; journal entries "
+            f"removed: {report.journal_entries_removed}"
+        )
+    return EXIT_FAILED if report.failed else EXIT_OK

@@ -1,56 +1,112 @@
-"""What the commands print: JSON summaries and a progress line."""
+"""What the commands print: a short human summary by default; with ``--json``, one JSON
+document (JSON lines for ``put-dir``) and nothing else on standard output. Errors go to
+standard error with their diagnosis."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
+from .._diagnostics.explain import render_diagnosis
+from .._diagnostics.words import human_bytes, human_seconds
 from .._exceptions import UploadError
-from .._limits import MiB
+from .._outcomes import DirectoryReport, FileOutcome
 from .._result import UploadResult
 
 
-class ProgressLine:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._last = 0.0
-        self._started = time.monotonic()
-
-    def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.2 and done != total):
-            return
-        self._last = now
-        rate = done / MiB / max(now - self._started, 1e-6)
-        of = f" of {total / MiB:.1f}" if total is not None else ""
-        sys.stderr.write(f"\r{done / MiB:.1f}{of} MiB  {rate:.1f} MiB/s ")
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+def result_document(result: UploadResult) -> dict[str, Any]:
+    document = asdict(result)
+    document["elapsed"] = round(result.elapsed, 3)
+    return {"status": "uploaded", **document}
 
 
-def summary(result: UploadResult) -> dict[str, Any]:
-    summary = asdict(result)
-    summary["elapsed"] = round(result.elapsed, 3)
-    return {"status": "uploaded", **summary}
-
-
-def failure(key: str, exc: UploadError) -> dict[str, Any]:
+def failure_document(key: str | None, exc: UploadError) -> dict[str, Any]:
     diagnosis = exc.diagnosis
     return {
         "status": "failed",
         "bucket": exc.bucket,
-        "key": key,
+        "key": key if key is not None else exc.key,
         "error": exc.message,
         "cause": str(diagnosis.cause) if diagnosis else None,
+        "summary": diagnosis.summary if diagnosis else None,
+        "evidence": list(diagnosis.evidence) if diagnosis else [],
         "fixes": list(diagnosis.fixes) if diagnosis else [],
     }
 
 
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
+def outcome_document(outcome: FileOutcome) -> dict[str, Any]:
+    if outcome.result is not None:
+        return {"path": outcome.path, **result_document(outcome.result)}
+    if outcome.error is not None:
+        return {"path": outcome.path, **failure_document(outcome.key, outcome.error)}
+    return {
+        "status": outcome.status,
+        "path": outcome.path,
+        "key": outcome.key,
+        "size": outcome.size,
+    }
+
+
+def report_document(report: DirectoryReport) -> dict[str, Any]:
+    document = asdict(report)
+    document.pop("first_failures")
+    document["elapsed"] = round(report.elapsed, 3)
+    return {"status": "summary", **document}
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    """One compact JSON document on a line of its own."""
+    stream = out or sys.stdout
+    stream.write(json.dumps(value, default=str) + "\n")
+    stream.flush()
+
+
+def uploaded_line(source: str, result: UploadResult) -> str:
+    rate = human_bytes(int(result.size / max(result.elapsed, 1e-6)))
+    parts = f", {result.parts} parts" if result.strategy == "multipart" else ""
+    line = (
+        f"uploaded {source} to s3://{result.bucket}/{result.key}: {human_bytes(result.size)} "
+        f"in {_seconds(result.elapsed)} ({rate}/s){parts}"
+    )
+    if result.checksum is not None:
+        state = "confirmed" if result.checksum.confirmed else "sent"
+        line += f", {result.checksum.algorithm} {state}"
+    if result.retries:
+        counted = ", ".join(f"{cause} {n}" for cause, n in sorted(result.retries.items()))
+        line += f"; retried: {counted}"
+    if result.resumed_parts:
+        line += f"; {result.resumed_parts} parts resumed"
+    return line
+
+
+def directory_line(report: DirectoryReport, target: str) -> str:
+    size = human_bytes(report.bytes_uploaded)
+    line = (
+        f"uploaded {report.uploaded} of {report.files} files ({size}) to {target} in "
+        f"{_seconds(report.elapsed)}"
+    )
+    if report.skipped:
+        line += f"; {report.skipped} unchanged, skipped"
+    if report.failed:
+        line += f"; {report.failed} failed"
+    return line
+
+
+def _seconds(elapsed: float) -> str:
+    return human_seconds(elapsed) if elapsed >= 10 else f"{elapsed:.2f} s"
+
+
+def error_lines(exc: UploadError, *, key: str | None = None) -> list[str]:
+    """An error for standard error: what failed, then its diagnosis."""
+    where = f"{key}: " if key else ""
+    first = str(exc).splitlines()[0]  # the message and where: bucket, key, upload id, part
+    lines = [f"resilient-s3: {where}{first}"]
+    if exc.diagnosis is not None and exc.diagnosis.cause != "unknown":
+        lines += [f"  {line}" for line in render_diagnosis(exc.diagnosis)]
+    return lines
+
+
+def print_error(exc: UploadError, *, key: str | None = None) -> None:
+    print("\n".join(error_lines(exc, key=key)), file=sys.stderr)

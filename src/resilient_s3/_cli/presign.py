@@ -11,9 +11,9 @@ from typing import Any
 from .._exceptions import UploadError
 from .._presigned import PresignedMultipart, PresignedPost, PresignedRequest
 from .common import (
-    EXIT_CODES,
     EXIT_FAILED,
     EXIT_OK,
+    command,
     duration,
     failed,
     s3_url,
@@ -24,14 +24,13 @@ from .common import (
 
 
 def add_parsers(sub: Any) -> None:
-    presign = sub.add_parser(
+    presign = command(
+        sub,
         "presign",
         help="presign an upload for a client without credentials",
         description="Print a presigned URL (or a multipart upload's part URLs, or a browser "
         "form's fields) and the exact headers the client must send. URLs never outlive the "
         "signing credentials, and are signed at the server's time.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     presign.add_argument("mode", choices=("put", "multipart", "post"))
     presign.add_argument(
@@ -47,13 +46,12 @@ def add_parsers(sub: Any) -> None:
     presign.add_argument("--json", action="store_true", help="one JSON document on stdout")
     where_options(presign)
 
-    cors = sub.add_parser(
+    cors = command(
+        sub,
         "cors",
         help="check a bucket's CORS rules for browser uploads",
         description="Read the bucket's CORS rules and say what a browser at --origin needs "
         "for an upload in --mode: the method, the origin, the headers, ExposeHeaders ETag.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cors.add_argument("action", choices=("check",))
     cors.add_argument("target", type=s3_url, help="s3://bucket")

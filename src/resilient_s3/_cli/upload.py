@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import mimetypes
 import os
 import sys
 from collections import Counter
@@ -11,70 +12,104 @@ from pathlib import Path
 from typing import Any
 
 from .._api.blocking import ResilientUploader
-from .._exceptions import DirectoryUploadError, UploadError
+from .._exceptions import UploadError
+from .._outcomes import FileOutcome
 from .._result import UploadResult
 from .._upload.journal import Journal
 from .common import (
-    EXIT_CODES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     Terminated,
-    connection_options,
+    command,
     failed,
+    output_options,
+    retry_options,
     s3_url,
     sigterm_ends_the_upload,
+    upload_options,
     uploader,
+    where_options,
 )
-from .output import ProgressLine, failure, print_json, summary
+from .output import (
+    directory_line,
+    outcome_document,
+    print_error,
+    print_json,
+    report_document,
+    result_document,
+    uploaded_line,
+)
+from .progress import Display, wanted
 
 
 def add_parsers(sub: Any) -> None:
-    put = sub.add_parser(
+    put = command(
+        sub,
         "put",
         help="upload a file (or - for stdin)",
         description="Upload a file, or standard input (-). A destination ending in / (or a "
-        "bare bucket) is a prefix: the file's name is appended, as with `aws s3 cp`.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "bare bucket) is a prefix: the file's name is appended, as with `aws s3 cp`. The "
+        "Content-Type is guessed from the file's name unless --content-type gives it.",
     )
     put.add_argument("source", help="a file path, or - to read standard input")
     put.add_argument(
         "destination", type=s3_url, help="s3://bucket/key, or s3://bucket/prefix/ for a file"
     )
-    put.add_argument("--content-type")
-    put.add_argument(
-        "--no-overwrite", action="store_true", help="fail if the key exists (If-None-Match: *)"
-    )
-    put.add_argument(
-        "--no-resume", action="store_true", help="do not journal the upload for a resume"
-    )
-    put.add_argument("--verify", action="store_true", help="check the object with HeadObject")
-    connection_options(put)
+    put.add_argument("--content-type", help="default: guessed from the file's name")
+    upload_options(put)
+    output_options(put)
+    where_options(put)
 
-    put_dir = sub.add_parser(
+    put_dir = command(
+        sub,
         "put-dir",
         help="upload every file below a directory",
         description="Upload every regular file below a directory to the prefix plus its "
         "relative path; a prefix without a trailing / gets one, as with `aws s3 cp "
-        "--recursive`. Every file is attempted; all results and failures are printed.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "--recursive`. Every file is attempted, through one concurrency bound; each failure "
+        "is reported with its diagnosis. --json prints one JSON line per file as it finishes, "
+        "then a summary line.",
     )
     put_dir.add_argument("source", help="a directory")
     put_dir.add_argument("destination", type=s3_url, help="s3://bucket[/prefix/]")
-    connection_options(put_dir)
+    put_dir.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="upload only files whose path below the directory matches (repeatable)",
+    )
+    put_dir.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files whose path below the directory matches (repeatable; wins over --include)",
+    )
+    put_dir.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="skip a file whose object has the same size and checksum (or MD5 ETag)",
+    )
+    put_dir.add_argument(
+        "--content-type", help="for every file (default: guessed per file from its name)"
+    )
+    upload_options(put_dir)
+    output_options(put_dir)
+    where_options(put_dir)
 
-    resume = sub.add_parser(
+    resume = command(
+        sub,
         "resume",
         help="finish the uploads a crash interrupted (from the journal)",
         description="Upload again every file whose multipart upload to this endpoint was "
         "interrupted, sending only the parts S3 does not have yet.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    connection_options(resume)
+    retry_options(resume)
+    output_options(resume)
+    where_options(resume)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -114,54 +149,89 @@ def _put_destination(
 
 
 def _upload(args: argparse.Namespace) -> int:
-    progress = ProgressLine(not args.quiet and sys.stderr.isatty())
+    target = f"s3://{getattr(args, 'bucket', '')}/{getattr(args, 'key', '')}"
+    multipart = getattr(args, "part_size", None)
+    display = Display(
+        wanted(args),
+        args.source if args.command == "put" else target,
+        per_file_from=multipart if args.command == "put-dir" else None,
+    )
     up: ResilientUploader | None = None
     try:
-        with uploader(args, getattr(args, "bucket", None)) as up:
+        with display, uploader(args, getattr(args, "bucket", None), display.on_event) as up:
             if args.command == "put":
-                print_json(summary(_put(up, args, progress)))
-            elif args.command == "put-dir":
-                results = up.upload_directory(
-                    args.source, args.bucket, args.key, on_progress=progress
-                )
-                progress.finish()
-                print_json([summary(r) for r in results])
-            else:
-                return _resume(up, args)
-    except DirectoryUploadError as exc:
-        progress.finish()
-        failures = [failure(key, error) for key, error in sorted(exc.failures.items())]
-        print_json([*(summary(r) for r in exc.results), *failures])
-        print(f"resilient-s3: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+                result = _put(up, args, display)
+                display.close()
+                if args.json:
+                    print_json(result_document(result))
+                else:
+                    print(uploaded_line(args.source, result))
+                return EXIT_OK
+            if args.command == "put-dir":
+                return _put_dir(up, args, display, target)
+            return _resume(up, args)
     except UploadError as exc:
-        progress.finish()
-        return failed(exc)
+        return failed(exc, as_json=getattr(args, "json", False))
     except KeyboardInterrupt:
-        progress.finish()
         print("resilient-s3: interrupted; the partial upload was aborted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
-        progress.finish()
         kept = up._async._kept_for_resume if up is not None else []
         print(f"resilient-s3: terminated (SIGTERM); {_kept_text(kept)}", file=sys.stderr)
         return EXIT_TERMINATED
-    return EXIT_OK
 
 
-def _put(up: ResilientUploader, args: argparse.Namespace, progress: ProgressLine) -> UploadResult:
-    extra = {"ContentType": args.content_type} if args.content_type else None
+def _put(up: ResilientUploader, args: argparse.Namespace, display: Display) -> UploadResult:
+    content_type = args.content_type
+    if content_type is None and args.source != "-":
+        content_type, _ = mimetypes.guess_type(args.source, strict=False)
+    extra = {"ContentType": content_type} if content_type else None
     overwrite = not args.no_overwrite
     if args.source == "-":
-        result = up.upload_fileobj(
-            sys.stdin.buffer, args.bucket, args.key, extra, progress, overwrite=overwrite
+        return up.upload_fileobj(
+            sys.stdin.buffer, args.bucket, args.key, extra, display.on_progress, overwrite=overwrite
         )
+    return up.upload_file(
+        args.source, args.bucket, args.key, extra, display.on_progress, overwrite=overwrite
+    )
+
+
+def _put_dir(up: ResilientUploader, args: argparse.Namespace, display: Display, target: str) -> int:
+    finished = 0
+
+    def on_file(outcome: FileOutcome) -> None:
+        nonlocal finished
+        finished += 1
+        display.describe(f"{target} ({finished} files)")
+        if args.json:
+            print_json(outcome_document(outcome))
+
+    extra = {"ContentType": args.content_type} if args.content_type else None
+    report = up.upload_tree(
+        args.source,
+        args.bucket,
+        args.key,
+        extra,
+        on_file=on_file,
+        on_progress=display.on_progress,
+        overwrite=not args.no_overwrite,
+        include=args.include,
+        exclude=args.exclude,
+        skip_unchanged=args.skip_unchanged,
+        guess_content_type=args.content_type is None,
+    )
+    display.close()
+    if args.json:
+        print_json(report_document(report))
     else:
-        result = up.upload_file(
-            args.source, args.bucket, args.key, extra, progress, overwrite=overwrite
-        )
-    progress.finish()
-    return result
+        print(directory_line(report, target))
+    for outcome in report.first_failures:
+        assert outcome.error is not None
+        print_error(outcome.error, key=outcome.key)
+    if report.failed > len(report.first_failures):
+        more = report.failed - len(report.first_failures)
+        print(f"resilient-s3: ... and {more} more failures (--json lists all)", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _kept_text(kept: Sequence[Any]) -> str:
@@ -176,7 +246,11 @@ def _kept_text(kept: Sequence[Any]) -> str:
 
 def _resume(up: ResilientUploader, args: argparse.Namespace) -> int:
     results = up.resume_interrupted()
-    print_json([summary(r) for r in results])
+    for result in results:
+        if args.json:
+            print_json(result_document(result))
+        else:
+            print(uploaded_line("(resumed)", result))
     if not results:
         elsewhere = Counter(
             header.endpoint
@@ -191,4 +265,6 @@ def _resume(up: ResilientUploader, args: argparse.Namespace) -> int:
                 "resume those.",
                 file=sys.stderr,
             )
+        elif not args.json:
+            print("nothing to resume")
     return EXIT_OK

@@ -26,6 +26,9 @@ _NAMES = {"etag": "ETag", "location": "Location"}
 
 @dataclass(frozen=True, slots=True)
 class CorsFinding:
+    """One thing a browser at the origin would hit, with its fix; ``blocking`` when it stops
+    the upload."""
+
     problem: str
     fix: str
     blocking: bool = True
@@ -45,6 +48,7 @@ class CorsReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing would stop the browser's upload (warnings allowed)."""
         return not any(finding.blocking for finding in self.findings)
 
 

@@ -62,6 +62,8 @@ class Explanation:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
+        """The explanation as plain data (``resilient-s3 explain --json``)."""
+
         def plain(value: Any) -> Any:
             if isinstance(value, datetime.datetime):
                 return value.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -58,20 +58,26 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
+        """True when no check found a problem (warnings allowed)."""
         return not self.problems
 
     @property
     def problems(self) -> tuple[DoctorCheck, ...]:
+        """The checks that found a problem."""
         return tuple(check for check in self.checks if check.status is Status.PROBLEM)
 
     @property
     def warnings(self) -> tuple[DoctorCheck, ...]:
+        """The checks that found something that will bite later."""
         return tuple(check for check in self.checks if check.status is Status.WARNING)
 
     def check(self, name: str) -> DoctorCheck:
+        """The check named ``name``: ``credentials``, ``clock``, ``bucket``, ``region``,
+        ``write``, ``multipart``, ``presigned-put``, ``cors`` or ``encryption``."""
         return next(check for check in self.checks if check.name == name)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (``resilient-s3 doctor --json``)."""
         return {
             "target": self.target,
             "endpoint": self.endpoint,

@@ -9,7 +9,6 @@ an upload. The loop is tenacity's; what to retry is decided by the code table's
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +21,9 @@ from tenacity.wait import wait_base
 from .._auth.clock import ServerClock
 from .._auth.credentials import CredentialOwner
 from .._diagnostics.codes import Action, Verdict, classify
+from .._events import NO_EVENTS, EventKind, Events
 from .._exceptions import RetriesExhaustedError, S3RequestError
 from .concurrency import AdaptiveLimiter
-
-logger = logging.getLogger("resilient_s3")
 
 T = TypeVar("T")
 
@@ -83,16 +81,13 @@ def credential_fix(owner: CredentialOwner) -> Fix:
     return Fix("credential refreshes", refresh, lambda error: owner.can_refresh)
 
 
-def clock_fix(clock: ServerClock) -> Fix:
+def clock_fix(clock: ServerClock, events: Events = NO_EVENTS) -> Fix:
     """The request's time was off: adopt the server's, which every later signature uses."""
 
     def learn(error: S3RequestError) -> bool:
         if not clock.learn(error.server_time):
             return False  # the server did not say what time it is
-        logger.warning(
-            "the local clock is off by %+.0f s from the server's; signing with the offset",
-            -clock.offset,
-        )
+        events.emit(EventKind.CLOCK_CORRECTED, clock_offset=clock.offset)
         return True
 
     return Fix("clock corrections", applicable=learn)
@@ -190,8 +185,10 @@ class Retrier:
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rng: random.Random | None = None,
         annotate: Callable[[S3RequestError], None] | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
         self.policy = policy
+        self._events = events
         self.limiter = limiter
         self.budget = budget
         self.fixes: Mapping[Action, Fix] = dict(fixes or {})
@@ -243,7 +240,7 @@ class Retrier:
                 sleep=self._sleep,
                 wait=self._wait,
                 retry=self._should_retry,
-                before_sleep=_count_retry(counters),
+                before_sleep=_count_retry(counters, self._events),
                 reraise=True,
             )
             return await retrying(attempt, state=state)
@@ -332,7 +329,7 @@ class Retrier:
         return True
 
 
-def _count_retry(counters: Counters) -> Callable[[RetryCallState], None]:
+def _count_retry(counters: Counters, events: Events) -> Callable[[RetryCallState], None]:
     def before_sleep(retry_state: RetryCallState) -> None:
         state: _RequestState = retry_state.kwargs["state"]
         assert state.verdict is not None
@@ -340,6 +337,16 @@ def _count_retry(counters: Counters) -> Callable[[RetryCallState], None]:
         cause = state.verdict.cause
         counters.retries[cause] = counters.retries.get(cause, 0) + 1
         delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.info("retrying in %.2f s after %s", delay, state.error.message)
+        error = state.error
+        events.emit(
+            EventKind.RETRY,
+            bucket=error.bucket or "",
+            key=error.key or "",
+            upload_id=error.upload_id,
+            part_number=error.part_number,
+            seconds=delay,
+            cause=cause,
+            attempt=retry_state.attempt_number,
+        )
 
     return before_sleep

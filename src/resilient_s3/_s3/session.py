@@ -9,9 +9,11 @@ talks to S3 through its own HTTP path, with botocore's serializers and parsers.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import botocore
@@ -40,6 +42,8 @@ class ResolvedSession:
     credentials: Any
     region: str | None
     profile: str | None
+    ca_bundle: str | None = None
+    """The CA bundle of the AWS config chain (``AWS_CA_BUNDLE``, a profile's ``ca_bundle``)."""
 
 
 def botocore_session_of(session: Any) -> Any:
@@ -65,6 +69,7 @@ async def resolve_session(session: Any, *, with_credentials: bool = True) -> Res
         credentials = await _credentials_of(inner) if with_credentials else None
         region = inner.get_config_variable("region")
         profile = inner.get_config_variable("profile")
+        ca_bundle = inner.get_config_variable("ca_bundle")
     except UploadError:
         raise
     except Exception as exc:
@@ -73,6 +78,7 @@ async def resolve_session(session: Any, *, with_credentials: bool = True) -> Res
         credentials,
         region if isinstance(region, str) else None,
         profile if isinstance(profile, str) else None,
+        ca_bundle if isinstance(ca_bundle, str) else None,
     )
 
 
@@ -93,27 +99,43 @@ def make_client(resolved: ResolvedSession, settings: SessionSettings, *, timeout
         region = "us-east-1"
     try:
         session = botocore.session.Session(profile=resolved.profile)
-        return session.create_client(
-            "s3",
-            region_name=region,
-            endpoint_url=settings.endpoint_url,
-            # Never used to send: its CA bundle would cost about 30 ms of CPU for nothing.
-            verify=False,
-            config=_client_config(timeouts, settings),
-        )
+        client = _client(session, region, settings, timeouts)
+        configured = str(client.meta.endpoint_url)
+        if settings.endpoint_url is None and not _is_aws(configured):
+            # An endpoint from the AWS config chain (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, a
+            # profile's endpoint_url): a custom server, addressed as one passed explicitly.
+            explicit = dataclasses.replace(settings, endpoint_url=configured)
+            client = _client(session, region or "us-east-1", explicit, timeouts)
+        return client
     except UploadError:
         raise
     except Exception as exc:
         raise session_error(exc) from exc
 
 
+def _client(session: Any, region: str | None, settings: SessionSettings, timeouts: Any) -> Any:
+    return session.create_client(
+        "s3",
+        region_name=region,
+        endpoint_url=settings.endpoint_url,
+        # Never used to send: its CA bundle would cost about 30 ms of CPU for nothing.
+        verify=False,
+        config=_client_config(timeouts, settings),
+    )
+
+
+def _is_aws(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
 def _client_config(timeouts: Any, settings: SessionSettings) -> Config:
-    s3: dict[str, Any] = {}
     user = settings.botocore_config
-    user_s3 = getattr(user, "s3", None) or {}
-    if settings.endpoint_url and "addressing_style" not in user_s3:
+    s3: dict[str, Any] = dict(getattr(user, "s3", None) or {})
+    if settings.endpoint_url and "addressing_style" not in s3:
         # Custom endpoints (MinIO, SeaweedFS, localhost) rarely resolve bucket subdomains.
         s3["addressing_style"] = "path"
+    extra = {"s3": s3} if s3 else {}  # the user's s3 options, kept (merge replaces the dict)
     ours = Config(
         # Signing is resilient-s3's, with the uploader's credential owner and clock offset.
         signature_version=botocore.UNSIGNED,
@@ -121,7 +143,7 @@ def _client_config(timeouts: Any, settings: SessionSettings) -> Config:
         connect_timeout=timeouts.connect_timeout,
         read_timeout=timeouts.read_timeout,
         max_pool_connections=timeouts.max_concurrency,
-        s3=s3 or None,
+        **extra,
     )
     if user is None:
         return ours

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._diagnostics.codes import CODES
 from .._exceptions import IntegrityError, ObjectExistsError, S3RequestError
 from .._resilience.retry import Counters, Retrier
 from .._result import Checksum, UploadResult
@@ -63,6 +64,7 @@ def exists_error(where: Where) -> ObjectExistsError:
         "written",
         bucket=where.bucket,
         key=where.key,
+        diagnosis=CODES["PreconditionFailed"].diagnosis(f"s3://{where.bucket}/{where.key} exists"),
     )
 
 

@@ -26,6 +26,7 @@ from anyio.abc import ObjectReceiveStream
 
 from .._config import UploadConfig
 from .._diagnostics.codes import Action
+from .._events import NO_EVENTS, EventKind, Events
 from .._exceptions import (
     IntegrityError,
     ObjectTooLargeError,
@@ -85,8 +86,10 @@ class Pipeline:
         clock_offset: Callable[[], float] = lambda: 0.0,
         credential_refreshes: Callable[[], int] = lambda: 0,
         suspended: list[Where] | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
         self.backend = backend
+        self.events = events
         self._config = config
         self.retrier = retrier
         self.journal = journal
@@ -106,17 +109,36 @@ class Pipeline:
 
     async def upload(self, request: UploadRequest) -> UploadResult:
         counters = Counters()
+        where = {"bucket": request.bucket, "key": request.key}
+        self.events.emit(EventKind.STARTED, size=request.source.size, **where)
+        started = time.monotonic()
         try:
             result = await self._upload(request, counters)
             if self._config.verify_after_upload:
                 await self.commit.verify(request.where, request.extra_args, result, counters)
-            return result
         except UploadError as exc:
             _locate(exc, request.where)
             refused = isinstance(exc, S3RequestError) and exc.code == "PreconditionFailed"
-            if refused and refuses_overwrite(request.extra_args):
-                raise exists_error(request.where) from exc
+            exists = refused and refuses_overwrite(request.extra_args)
+            failure = exists_error(request.where) if exists else exc
+            cause = str(failure.diagnosis.cause) if failure.diagnosis else type(failure).__name__
+            self.events.emit(
+                EventKind.FAILED, seconds=time.monotonic() - started, cause=cause, **where
+            )
+            if failure is not exc:
+                raise failure from exc
             raise
+        else:
+            self.events.emit(
+                EventKind.COMPLETED,
+                upload_id=result.upload_id,
+                size=result.size,
+                seconds=result.elapsed,
+                parts=result.parts,
+                strategy=result.strategy,
+                **where,
+            )
+            return result
         finally:
             self.totals.attempts += counters.attempts
             for cause, n in counters.retries.items():
@@ -386,12 +408,22 @@ class Pipeline:
                 async for part, body, digest in items:
                     try:
                         part_where = Where(where.bucket, where.key, where.upload_id, part.number)
+                        sending = time.monotonic()
                         stored = await self.retrier.run(
                             partial(self._send_part, part_where, body, digest, args, progress),
                             counters,
                             fixes=self._reread(request.source, body, digest),
                         )
                         self._check_echo(stored, digest, part_where)
+                        self.events.emit(
+                            EventKind.PART_DONE,
+                            bucket=where.bucket,
+                            key=where.key,
+                            upload_id=where.upload_id,
+                            part_number=part.number,
+                            size=part.length,
+                            seconds=time.monotonic() - sending,
+                        )
                         done[part.number] = (part, stored, digest)
                         if resumption is not None:
                             resumption.part_done(part, stored, digest)

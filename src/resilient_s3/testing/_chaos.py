@@ -54,13 +54,16 @@ class ChaosStats:
 
     @property
     def total_requests(self) -> int:
+        """Requests the proxy received, all operations."""
         return sum(self.requests.values())
 
     @property
     def total_faults(self) -> int:
+        """Faults it injected, all kinds."""
         return sum(self.faults.values())
 
     def as_dict(self) -> dict[str, object]:
+        """The counters as plain data (JSON)."""
         return {
             "requests": dict(self.requests),
             "forwarded": dict(self.forwarded),
@@ -184,6 +187,7 @@ class ChaosProxy:
 
     @property
     def endpoint_url(self) -> str:
+        """The proxy's URL: point any S3 client here instead of at the server."""
         if self._listener is None:
             raise RuntimeError("the proxy is not running; call start() or use 'with'")
         host, port = self._listener.getsockname()[:2]
@@ -191,9 +195,11 @@ class ChaosProxy:
 
     @property
     def stats(self) -> ChaosStats:
+        """A snapshot of the counters: requests, forwarded, faults, by operation."""
         return self._counters.snapshot()
 
     def reset_stats(self) -> None:
+        """Start counting from zero."""
         with self._counters.lock:
             fresh = _Counters()
             for name in vars(fresh):
@@ -201,9 +207,11 @@ class ChaosProxy:
                     setattr(self._counters, name, getattr(fresh, name))
 
     def add_fault(self, fault: Fault) -> None:
+        """Inject ``fault`` from now on, besides the others."""
         self.plan.add(fault)
 
     def clear_faults(self) -> None:
+        """Inject nothing from now on (registered key expiries stay)."""
         self.plan.clear()
 
     def expire_key(self, access_key: str, at: float) -> None:
@@ -213,6 +221,7 @@ class ChaosProxy:
             self._expiries[access_key] = at
 
     def forget_key(self, access_key: str) -> None:
+        """Stop answering ExpiredToken for ``access_key``."""
         with self._expiry_lock:
             self._expiries.pop(access_key, None)
 
@@ -231,6 +240,7 @@ class ChaosProxy:
             self.expire_key(key, at)
 
     def start(self) -> ChaosProxy:
+        """Start listening (``with`` does it); returns the proxy."""
         if self._thread is not None:
             raise RuntimeError("the proxy is already running")
         listener = socket.create_server((self._host, self._port), backlog=256)
@@ -254,6 +264,7 @@ class ChaosProxy:
         return self
 
     def stop(self) -> None:
+        """Stop listening and close every connection (``with`` does it)."""
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return

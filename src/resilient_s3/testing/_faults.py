@@ -98,6 +98,7 @@ class Fault:
             object.__setattr__(self, name, value)
 
     def applies_to(self, operation: str) -> bool:
+        """Whether this fault may hit a request of ``operation``."""
         return not self.operations or operation in self.operations
 
 

@@ -1,9 +1,10 @@
-"""A real S3 server for tests: SeaweedFS (``weed server -s3``) on free loopback ports.
+"""A real S3 server for tests: SeaweedFS (``weed server -s3``) on free loopback ports, over
+plain http or, with ``tls=True``, https with a throwaway CA (``_tls.py``).
 
 Only the standard library is imported here at module level, so that the pytest plugin costs
 nothing in projects that never ask for a server; boto3 is imported when a server starts.
 
-It is long (about 700 lines) because it is one process's whole life: choosing ports with free
+It is long (about 780 lines) because it is one process's whole life: choosing ports with free
 gRPC twins, launching, waiting for readiness, and making sure no ``weed`` outlives its test
 run, even a SIGKILLed one. Split up, those pieces would only be read together.
 """
@@ -34,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from botocore.config import Config
 
+    from ._tls import TlsFiles
+
 __all__ = ["Identity", "S3Server", "find_weed"]
 
 # SeaweedFS listens for gRPC on every HTTP port + 10000; HTTP ports must stay below 55000.
@@ -41,6 +44,7 @@ _GRPC_OFFSET = 10000
 _PORT_FLOOR = 10000
 _PORT_CEILING = 55000
 _COMPONENTS = ("master", "volume", "filer", "s3")
+_HTTPS = "https"  # the S3 API's https port (tls=True); weed opens no gRPC twin for it
 _RUNTIME_PREFIX = "resilient-s3-weed-"
 _LOCK_NAME = "owner.lock"
 _SOCKETS_NAME = "tmp-sockets.json"
@@ -101,6 +105,15 @@ class S3Server:
 
     Data lives in a temporary directory removed by :meth:`stop` unless ``data_dir`` is given.
     Buckets are not created on upload unless ``auto_create_bucket`` is true, as on AWS.
+
+    With ``tls=True`` the S3 API answers over https: :attr:`endpoint_url` is
+    ``https://127.0.0.1:<port>``, its certificate (valid for 127.0.0.1 and localhost) is
+    signed by a CA made for this server alone (needs ``trustme``), and :attr:`ca_bundle` is
+    the path of that CA's PEM for ``verify=`` (:meth:`client_kwargs` passes it)::
+
+        with S3Server(buckets=["my-bucket"], tls=True) as srv:
+            s3 = srv.boto3_client()  # verify=srv.ca_bundle
+            up = ResilientUploader(endpoint_url=srv.endpoint_url, verify=srv.ca_bundle, ...)
     """
 
     def __init__(
@@ -116,7 +129,13 @@ class S3Server:
         weed_binary: str | os.PathLike[str] | None = None,
         startup_timeout: float = 60.0,
         extra_args: Sequence[str] = (),
+        tls: bool = False,
     ) -> None:
+        if tls:
+            from ._tls import require_trustme  # stdlib only; trustme is imported on start
+
+            require_trustme()  # before anything starts: say what to install
+        self._tls = tls
         self._buckets = tuple(buckets)
         for bucket in self._buckets:
             _check_bucket_name(bucket)
@@ -147,13 +166,34 @@ class S3Server:
         self._ports: dict[str, int] = {}
         self._tmp_sockets: dict[str, list[int]] = {}
         self._client: Any = None
+        self._tls_files: TlsFiles | None = None
 
     # -- properties -------------------------------------------------------------------------
 
     @property
     def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>`` of the S3 API; only while running."""
-        return f"http://127.0.0.1:{self._require_ports()['s3']}"
+        """``http://127.0.0.1:<port>`` of the S3 API (``https://`` with ``tls``); only while
+        running."""
+        ports = self._require_ports()
+        if self._tls:
+            return f"https://127.0.0.1:{ports[_HTTPS]}"
+        return f"http://127.0.0.1:{ports['s3']}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the S3 API is served over https."""
+        return self._tls
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With ``tls``, the path of the PEM of the CA that signed the server's certificate
+        (for ``verify=``; removed on stop); None without ``tls``, so that ``verify=ca_bundle``
+        means the default in both modes."""
+        if not self._tls:
+            return None
+        self._require_ports()
+        assert self._tls_files is not None
+        return str(self._tls_files.ca_bundle)
 
     @property
     def master_url(self) -> str:
@@ -201,21 +241,26 @@ class S3Server:
 
     def __repr__(self) -> str:
         where = f"endpoint_url={self.endpoint_url!r}" if self._ports else "stopped"
-        return f"<S3Server {where} access_key={self.access_key!r}>"
+        tls = " tls" if self._tls and not self._ports else ""
+        return f"<S3Server {where}{tls} access_key={self.access_key!r}>"
 
     # -- clients ----------------------------------------------------------------------------
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``boto3.client("s3", **kwargs)`` (path-style addressing)."""
+        """Keyword arguments for ``boto3.client("s3", **kwargs)`` (path-style addressing;
+        with ``tls``, ``verify`` is :attr:`ca_bundle`)."""
         from botocore.config import Config
 
-        return {
+        kwargs: dict[str, Any] = {
             "endpoint_url": self.endpoint_url,
             "aws_access_key_id": self.access_key,
             "aws_secret_access_key": self.secret_key,
             "region_name": self._region,
             "config": Config(s3={"addressing_style": "path"}),
         }
+        if self._tls:
+            kwargs["verify"] = self.ca_bundle
+        return kwargs
 
     def boto3_client(self, **overrides: Any) -> Any:
         """A boto3 S3 client for the admin; ``overrides`` replace keyword arguments.
@@ -280,6 +325,10 @@ class S3Server:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 self._write_s3_config()
                 self._write_security_config()
+                if self._tls:
+                    from ._tls import write_certificates
+
+                    self._tls_files = write_certificates(self._runtime_dir / "tls")
                 self._launch(binary, data_dir)
                 for bucket in self._buckets:
                     self.create_bucket(bucket)
@@ -305,6 +354,7 @@ class S3Server:
             with _reserved_lock:
                 _reserved_ports.difference_update(self._all_ports())
             self._ports = {}
+            self._tls_files = None
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
@@ -318,6 +368,9 @@ class S3Server:
         if not self._ports:
             raise RuntimeError("the S3 server is not running; call start() or use 'with'")
         return self._ports
+
+    def _components(self) -> tuple[str, ...]:
+        return (*_COMPONENTS, _HTTPS) if self._tls else _COMPONENTS
 
     def _all_ports(self) -> list[int]:
         return [p for port in self._ports.values() for p in (port, port + _GRPC_OFFSET)]
@@ -381,6 +434,13 @@ class S3Server:
             f"-s3.config={run / 's3.json'}",
             f"-s3.autoCreateBucket={'true' if self._auto_create_bucket else 'false'}",
         ]
+        if self._tls_files is not None:
+            # The plain port stays open beside it (weed serves both); clients get the https one.
+            cmd += [
+                f"-s3.port.https={p[_HTTPS]}",
+                f"-s3.cert.file={self._tls_files.cert_file}",
+                f"-s3.key.file={self._tls_files.key_file}",
+            ]
         for component in ("filer", "s3"):
             sock = run / f"{component}.sock"
             if len(str(sock)) < 100:  # unix socket paths are limited to ~104 bytes
@@ -400,7 +460,7 @@ class S3Server:
     def _launch(self, binary: str, data_dir: Path) -> None:
         deadline = time.monotonic() + self._startup_timeout
         for attempt in range(1, _START_ATTEMPTS + 1):
-            self._ports = _choose_ports(_COMPONENTS)
+            self._ports = _choose_ports(self._components())
             self._spawn(self._command(binary, data_dir))
             try:
                 self._wait_ready(deadline)
@@ -481,6 +541,7 @@ class S3Server:
                 connect_timeout=1,
                 read_timeout=5,
             ),
+            verify=self.ca_bundle,
         )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         master_status = f"http://127.0.0.1:{self._ports['master']}/dir/status"
@@ -543,6 +604,7 @@ class S3Server:
         return [
             Path(f"/tmp/seaweedfs-{name}-grpc-{port + _GRPC_OFFSET}.sock")
             for name, port in self._ports.items()
+            if name != _HTTPS
         ] + [Path(f"/tmp/seaweedfs-{name}-{self._ports[name]}.sock") for name in ("filer", "s3")]
 
     def _record_tmp_sockets(self) -> None:

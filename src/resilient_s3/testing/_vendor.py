@@ -28,6 +28,8 @@ POOL_PREFIX = "VEND"
 
 @dataclass(frozen=True)
 class IssuedCredentials:
+    """Temporary credentials a :class:`CredentialVendor` handed out, and when they expire."""
+
     access_key: str
     secret_key: str = field(repr=False)
     expiry: datetime.datetime

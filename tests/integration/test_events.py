@@ -1,0 +1,134 @@
+"""Events for metrics: what an uploader reports, and the documented Prometheus example run
+through injected faults, counting exactly the retries the faults caused."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resilient_s3 import (
+    EventKind,
+    PresignedUploader,
+    Presigner,
+    ResilientUploader,
+    UploadConfig,
+    UploadError,
+    UploadEvent,
+)
+from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
+from s3_helpers import admin_session, write_random
+
+MiB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example(document: str, containing: str) -> str:
+    text = (ROOT / document).read_text()
+    blocks: list[str] = re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+    return next(block for block in blocks if containing in block)
+
+
+def test_an_upload_reports_every_step(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+    write_random(tmp_path / "f", 20 * MiB)
+    seen: list[UploadEvent] = []
+    faults = [Fault(FaultKind.SLOWDOWN, 1.0, {"UploadPart"}, limit=2)]
+    with (
+        ChaosProxy(s3_server.endpoint_url, faults=faults) as proxy,
+        ResilientUploader(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url, on_event=seen.append
+        ) as up,
+    ):
+        result = up.upload_file(tmp_path / "f", s3_bucket, "f")
+    kinds = [event.kind for event in seen]
+    assert kinds[0] is EventKind.STARTED
+    assert kinds[-1] is EventKind.COMPLETED
+    assert kinds.count(EventKind.PART_DONE) == 3
+    retries = [event for event in seen if event.kind is EventKind.RETRY]
+    assert len(retries) == 2 == sum(result.retries.values())
+    assert {event.cause for event in retries} == {"throttled"}
+    assert all(event.part_number is not None and event.seconds is not None for event in retries)
+    done = seen[-1]
+    assert (done.size, done.parts, done.strategy) == (20 * MiB, 3, "multipart")
+    assert sum(e.size or 0 for e in seen if e.kind is EventKind.PART_DONE) == 20 * MiB
+
+
+def test_a_failure_is_reported_with_its_cause_and_a_raising_callback_is_ignored(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    seen: list[UploadEvent] = []
+
+    def record(event: UploadEvent) -> None:
+        seen.append(event)
+        raise RuntimeError("a broken metrics exporter")
+
+    with (
+        ResilientUploader(
+            admin_session(s3_server), endpoint_url=s3_server.endpoint_url, on_event=record
+        ) as up,
+        pytest.raises(UploadError),
+    ):
+        up.upload_file(tmp_path / "f", "no-such-bucket-here", "k")
+    assert [event.kind for event in seen] == [EventKind.STARTED, EventKind.FAILED]
+    assert seen[-1].cause == "no-such-bucket"
+    assert "the on_event callback raised" in caplog.text
+
+
+def test_presigned_uploads_report_renewed_urls_as_retries(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    write_random(tmp_path / "f", 12 * MiB)
+    seen: list[UploadEvent] = []
+    with Presigner(admin_session(s3_server), endpoint_url=s3_server.endpoint_url) as signer:
+        config = UploadConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
+        with PresignedUploader(
+            lambda request: signer.answer(request, bucket=s3_bucket),
+            config,
+            on_event=seen.append,
+        ) as up:
+            up.upload_file(tmp_path / "f", "f")
+    kinds = [event.kind for event in seen]
+    assert kinds.count(EventKind.PART_DONE) == 3
+    assert kinds[-1] is EventKind.COMPLETED
+
+
+def test_the_prometheus_example_counts_the_injected_faults(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    pytest.importorskip("prometheus_client")
+    s3_server.create_bucket("my-bucket")
+    (tmp_path / "video.mp4").write_bytes(os.urandom(9 * MiB))  # two parts
+    code = example("docs/events.md", "prometheus_client")
+    faults = [Fault(FaultKind.SLOWDOWN, 1.0, {"UploadPart"}, limit=3)]
+    with ChaosProxy(s3_server.endpoint_url, faults=faults) as proxy:
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=_env(s3_server, proxy.endpoint_url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        injected = proxy.stats.faults_by_operation.get(("UploadPart", "slowdown"), 0)
+    assert run.returncode == 0, run.stderr
+    assert injected == 3
+    assert "parts: 2.0" in run.stdout
+    assert f"throttled retries: {float(injected)}" in run.stdout
+
+
+def _env(server: S3Server, endpoint: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": server.region,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": os.devnull,
+        "RESILIENT_S3_JOURNAL_DIR": str(tmp_path / "journal"),
+    }
