@@ -100,26 +100,20 @@ async def async_doctor(
     """The async form of :func:`doctor`."""
     bucket, prefix = _split(target, prefix)
     validate_request_bucket(bucket, legacy=endpoint_url is None)
-    presigner = AsyncPresigner(
-        session,
-        endpoint_url,
-        region_name,
-        _DOCTOR_CONFIG,
-        credentials=credentials,
-        botocore_config=botocore_config,
-        verify=verify,
-        _clock=_clock,
-    )
-    uploader = AsyncResilientUploader(
-        session,
-        endpoint_url,
-        region_name,
-        _DOCTOR_CONFIG,
-        credentials=credentials,
-        botocore_config=botocore_config,
-        verify=verify,
-        _clock=_clock,
-    )
+    # Both facades open the same session the same way: the presigner for control calls, the
+    # presigned PUT and CORS, the uploader for the probe object (the real upload path).
+    where: dict[str, Any] = {
+        "session": session,
+        "endpoint_url": endpoint_url,
+        "region_name": region_name,
+        "config": _DOCTOR_CONFIG,
+        "credentials": credentials,
+        "botocore_config": botocore_config,
+        "verify": verify,
+        "_clock": _clock,
+    }
+    presigner = AsyncPresigner(**where)
+    uploader = AsyncResilientUploader(**where)
     shown = f"s3://{bucket}/{prefix}"
     try:
         try:

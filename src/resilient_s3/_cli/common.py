@@ -148,6 +148,7 @@ def uploader(
 
     from .._api.blocking import ResilientUploader
 
+    configured = session_of(args)  # the AWS CLI's settings: profile, environment
     options: dict[str, Any] = {
         "max_concurrency": getattr(args, "concurrency", 16),
         "resume": not getattr(args, "no_resume", False),
@@ -155,7 +156,7 @@ def uploader(
     }
     if hasattr(args, "part_size"):
         options.update(part_size=args.part_size, checksum_algorithm=args.checksum)
-    attempts = getattr(args, "max_attempts", None) or _configured_attempts(args)
+    attempts = getattr(args, "max_attempts", None) or _configured_attempts(configured)
     if attempts:
         options["max_attempts"] = attempts
     config = UploadConfig(**options)
@@ -169,7 +170,7 @@ def uploader(
             session.set_config_variable("region", server.region)
             endpoint = server.endpoint_url
         else:
-            session = session_of(args)
+            session = configured
             endpoint = args.endpoint_url
         yield stack.enter_context(
             ResilientUploader(
@@ -182,10 +183,10 @@ def uploader(
         )
 
 
-def _configured_attempts(args: argparse.Namespace) -> int | None:
+def _configured_attempts(session: Any) -> int | None:
     """AWS_MAX_ATTEMPTS, or the profile's max_attempts: the AWS CLI's setting."""
     try:
-        value = session_of(args).get_config_variable("max_attempts")
+        value = session.get_config_variable("max_attempts")
     except Exception:  # an unknown profile is reported when the uploader opens
         return None
     return int(value) if value else None

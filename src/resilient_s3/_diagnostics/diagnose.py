@@ -15,13 +15,13 @@ diagnosis: the answer and the request are masked as they are read.
 from __future__ import annotations
 
 import datetime
-import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import causes
 from .answer import Answer
 from .case import Case, Notes
+from .chain import certificate_refused
 from .codes import SDK_EXCEPTIONS, WITHOUT_ANSWER, rule_for
 from .model import Cause, Diagnosis
 from .request import SentRequest, Signing
@@ -154,7 +154,7 @@ def _without_answer(error: BaseException) -> Diagnosis:
     if isinstance(known, Diagnosis):
         return known
     kind = SDK_EXCEPTIONS.get(type(error).__name__)
-    if kind == "connection-failed" and _certificate_refused(error):
+    if kind == "connection-failed" and certificate_refused(error):
         kind = "tls-untrusted"
     if kind is not None:
         return WITHOUT_ANSWER[kind].diagnosis(f"{type(error).__name__}: {error}")
@@ -205,17 +205,3 @@ def describe_signing(signing: Signing) -> str:
     if signing.signed_headers:
         parts.append(f"covering headers {';'.join(signing.signed_headers)}")
     return ", ".join(parts)
-
-
-def _certificate_refused(error: BaseException) -> bool:
-    """Whether the TLS handshake refused the server's certificate, anywhere in the chain."""
-    seen: BaseException | None = error
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

@@ -9,7 +9,6 @@ catches botocore's exceptions.
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,9 @@ from urllib.parse import urlsplit
 
 from .._diagnostics.answer import Answer, parse_time
 from .._diagnostics.case import Case
+from .._diagnostics.chain import certificate_refused, in_chain
 from .._diagnostics.codes import SDK_EXCEPTIONS, WITHOUT_ANSWER
-from .._diagnostics.diagnose import diagnose_case, diagnose_code
+from .._diagnostics.diagnose import diagnose_case
 from .._diagnostics.request import SentRequest
 from .._exceptions import CredentialRefreshError, InvalidUploadError, S3RequestError, UploadError
 
@@ -141,9 +141,22 @@ def http_error(
     """An S3 error answer (status, XML body, lower-case headers) as an S3RequestError that
     keeps the answer (and the request, when given) as evidence for :func:`diagnose`."""
     answer = Answer.from_http(status, headers, body)
-    error = s3_error(answer.code, status, answer.message, answer.request_id, where, operation)
-    error.answer, error.request = answer, request
-    error.diagnosis = diagnose_case(Case(answer, request, operation=operation))
+    label = answer.code or f"HTTP {status}"
+    text = f"{operation} failed: {label}"
+    if answer.message:
+        text += f": {answer.message}"
+    error = S3RequestError(
+        text,
+        code=answer.code,
+        status=status,
+        request_id=answer.request_id,
+        bucket=where.bucket,
+        key=where.key,
+        upload_id=where.upload_id,
+        part_number=where.part_number,
+        diagnosis=diagnose_case(Case(answer, request, operation=operation)),
+    )
+    error.operation, error.answer, error.request = operation, answer, request
     error.server_time = answer.server_time
     retry_after = answer.headers.get("retry-after")
     if retry_after:
@@ -156,44 +169,15 @@ def http_error(
     return error
 
 
-def s3_error(
-    code: str | None,
-    status: int | None,
-    message: str,
-    request_id: str | None,
-    where: Where,
-    operation: str,
-) -> S3RequestError:
-    label = code or (f"HTTP {status}" if status else "error")
-    text = f"{operation} failed: {label}"
-    if message:
-        text += f": {message}"
-    error = S3RequestError(
-        text,
-        code=code,
-        status=status,
-        request_id=request_id,
-        bucket=where.bucket,
-        key=where.key,
-        upload_id=where.upload_id,
-        part_number=where.part_number,
-        diagnosis=diagnose_code(code, status, message),
-    )
-    error.operation = operation
-    return error
-
-
 def network_error(
     exc: BaseException, where: Where, operation: str, endpoint: str = ""
 ) -> S3RequestError:
     """A request that got no answer: refused, unresolvable, reset, timed out, bad TLS."""
     detail = str(exc) or type(exc).__name__
     place = urlsplit(endpoint).netloc or "the endpoint"
-    refused = _in_chain(exc, ConnectionRefusedError)
-    unresolved = _in_chain(exc, socket.gaierror)
-    if _in_chain(exc, ssl.SSLCertVerificationError) or _named_in_chain(
-        exc, "ClientConnectorCertificateError"
-    ):
+    refused = in_chain(exc, ConnectionRefusedError)
+    unresolved = in_chain(exc, socket.gaierror)
+    if certificate_refused(exc):
         diagnosis = WITHOUT_ANSWER["tls-untrusted"].diagnosis(detail)
     elif refused:
         diagnosis = WITHOUT_ANSWER["connection-refused"].diagnosis(
@@ -216,22 +200,3 @@ def network_error(
     )
     error.unreachable = refused or unresolved
     return error
-
-
-def _chain(exc: BaseException | None) -> list[BaseException]:
-    seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        nested = getattr(exc, "os_error", None)  # aiohttp's ClientConnectorError
-        if isinstance(nested, BaseException) and nested not in seen:
-            seen.append(nested)
-        exc = exc.__cause__ or exc.__context__
-    return seen
-
-
-def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(e, kind) for e in _chain(exc))
-
-
-def _named_in_chain(exc: BaseException, name: str) -> bool:
-    return any(type(e).__name__ == name for e in _chain(exc))
