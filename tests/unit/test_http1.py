@@ -262,3 +262,23 @@ async def test_a_file_that_shrinks_while_sent_is_a_source_change(tmp_path: Path)
                 )
     finally:
         source.close()
+
+
+async def test_a_dead_socket_fails_a_file_send_instead_of_reading_past_the_end(
+    tmp_path: Path,
+) -> None:
+    """The first sendfile() on a reset socket fails; that must surface as the connection's
+    error (retried), never as 0 bytes read because another part moved the shared file
+    position to the end (which read as "the file shrank" and failed the upload)."""
+    from resilient_s3._s3.http1 import _Connection
+
+    path = tmp_path / "data"
+    path.write_bytes(b"x" * 100_000)
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.close()
+    with ours, path.open("rb", buffering=0) as shared:
+        shared.seek(0, 2)  # where a concurrent part's send left the shared position
+        connection = _Connection(ours, read_timeout=5)
+        with pytest.raises(ConnectionError):
+            await connection.send_file(shared, 0, 65536)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -147,7 +148,21 @@ class _Connection:
         await self._wait(self._loop.sock_sendall(self.sock, data))
 
     async def send_file(self, file: IO[bytes], offset: int, count: int) -> int:
-        return await self._wait(self._loop.sock_sendfile(self.sock, file, offset, count))
+        """Up to ``count`` bytes of ``file`` at ``offset``; 0 only at the end of the file."""
+        try:
+            return await self._wait(
+                self._loop.sock_sendfile(self.sock, file, offset, count, fallback=False)
+            )
+        except asyncio.SendfileNotAvailableError:
+            # asyncio reports any failure of the first os.sendfile() this way, a reset socket
+            # included. Its own fallback reads through the file position, which the parts of
+            # one file share, so a concurrent part could make it read at the end of the file
+            # and report 0 bytes ("shrank"). Read by offset instead: a dead socket then fails
+            # the send with its real error, which the retrier knows.
+            data = os.pread(file.fileno(), count, offset)
+            if data:
+                await self.send_all(data)
+            return len(data)
 
     def is_stale(self) -> bool:
         """An idle connection the server has closed (or sent something on) is not reused."""
