@@ -2,12 +2,14 @@
 
 What counts as a secret: secret access keys, session tokens, ``Authorization`` headers, the
 values of ``X-Amz-Signature``, ``X-Amz-Credential`` and ``X-Amz-Security-Token`` (in URLs,
-headers or form fields), POST policies' signatures, and SSE-C keys. Access key ids are not
-secret, but are shown by their first and last four characters only.
+headers or form fields), POST policies' signatures, and SSE-C keys (and their MD5s). Access
+key ids are not secret, but are shown by their first and last four characters only.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -21,17 +23,33 @@ _SECRET_HEADERS = frozenset(
         "x-amz-signature",
         "x-amz-credential",
         "x-amz-server-side-encryption-customer-key",
+        "x-amz-server-side-encryption-customer-key-md5",
         "x-amz-copy-source-server-side-encryption-customer-key",
+        "x-amz-copy-source-server-side-encryption-customer-key-md5",
         "policy",
     }
 )
 
 _IN_TEXT = [
-    # Query parameters and form fields, in any case: X-Amz-Signature=..., x-amz-credential=...
-    # ... and header lines (``x-amz-security-token:...`` in a canonical request), SSE-C keys.
+    # SSE-C keys and their MD5s by header name, in any form: a header line
+    # (``x-amz-server-side-encryption-customer-key:...`` in a canonical request), a field
+    # (``=...``), JSON, or the repr of a dict, bytes or not ('x-amz-...-customer-key': b'MDEy…',
+    # as botocore prints a request's headers at DEBUG).
     re.compile(
-        r"(?i)\b(x-amz-(?:signature|credential|security-token"
-        r"|(?:copy-source-)?server-side-encryption-customer-key))"
+        r"(?i)((?<![\w-])x-amz-(?:copy-source-)?server-side-encryption-customer-key(?:-md5)?"
+        r"['\"]?)(\s*[:=]\s*(?:b?['\"])?)[^&\s\"',<]+"
+    ),
+    # ... and by botocore's parameter name, quoted as in a dict's repr or JSON
+    # ('SSECustomerKey': 'MDEy…', as botocore prints a call's parameters at DEBUG) or as an
+    # argument (SSECustomerKey=...); not in prose ("SSECustomerKey: the 32-byte key").
+    re.compile(
+        r"(?i)((?<![\w-])(?:CopySource)?SSECustomerKey(?:MD5)?)"
+        r"(=(?:b?['\"])?|['\"]\s*:\s*(?:b?['\"])?)[^&\s\"',<)]+"
+    ),
+    # Query parameters and form fields, in any case: X-Amz-Signature=..., x-amz-credential=...
+    # ... and header lines (``x-amz-security-token:...`` in a canonical request).
+    re.compile(
+        r"(?i)\b(x-amz-(?:signature|credential|security-token))"
         r"(=|\":\s*\"|': '|:\s*)[^&\s\"',]+"
     ),
     # SigV2's query parameters.
@@ -42,36 +60,53 @@ _IN_TEXT = [
     # botocore's "Signature:" debug line).
     re.compile(r"(?i)\b(signature)(=|:\s*)[0-9a-f]{64}"),
     # Header values in the repr of a headers dict, bytes or not ('X-Amz-Security-Token': b'…').
-    re.compile(
-        r"(?i)(['\"](?:x-amz-security-token|authorization"
-        r"|x-amz-server-side-encryption-customer-key)['\"])(:\s*b?)['\"][^'\"]*['\"]"
-    ),
+    re.compile(r"(?i)(['\"](?:x-amz-security-token|authorization)['\"])(:\s*b?['\"])[^'\"]*"),
     # What S3 echoes in error bodies: session tokens (<Token-0>), the key id, the signature.
     re.compile(r"(?i)(<(?:Token-\d+|AWSAccessKeyId|SignatureProvided)>)()[^<]*"),
 ]
 
 
-_REMEMBERED: dict[str, None] = {}
 _MAX_REMEMBERED = 64
+"""Values kept per kind (the newest): rotating credentials and many SSE-C keys never grow the
+pattern without bound, and SSE-C keys never push out the credentials signed with."""
+_REMEMBERED: dict[str, dict[str, None]] = {"credentials": {}, "sse-c": {}}
 _remembered_pattern: re.Pattern[str] | None = None
 
 
-def remember_secrets(*values: str | None) -> None:
+def remember_secrets(*values: str | None, kind: str = "credentials") -> None:
     """Mask these exact values wherever text is redacted from now on: the secret keys and
     session tokens this process signs with (the credential owner hands them here), which no
     pattern could recognise in a log line."""
     global _remembered_pattern
+    kept = _REMEMBERED[kind]
     added = False
     for value in values:
-        if value and len(value) >= 8 and value not in _REMEMBERED:
-            _REMEMBERED[value] = None
-            added = True
+        if value and len(value) >= 8:
+            added = added or value not in kept
+            kept.pop(value, None)
+            kept[value] = None  # the newest last
     if not added:
         return
-    while len(_REMEMBERED) > _MAX_REMEMBERED:
-        del _REMEMBERED[next(iter(_REMEMBERED))]
-    longest_first = sorted(_REMEMBERED, key=len, reverse=True)
+    while len(kept) > _MAX_REMEMBERED:
+        del kept[next(iter(kept))]
+    every = {value for group in _REMEMBERED.values() for value in group}
+    longest_first = sorted(every, key=len, reverse=True)
     _remembered_pattern = re.compile("|".join(re.escape(value) for value in longest_first))
+
+
+def remember_sse_c_key(key: bytes | str) -> None:
+    """Mask an SSE-C key wherever text is redacted from now on, in every form it travels in:
+    as given, base64 (its header and botocore's parameters) and its MD5 (base64)."""
+    raw = key.encode() if isinstance(key, str) else key
+    forms = [
+        base64.b64encode(raw).decode(),
+        base64.b64encode(hashlib.md5(raw).digest()).decode(),
+    ]
+    if isinstance(key, str):
+        forms.append(key)
+    else:
+        forms.append(repr(key)[2:-1])  # bytes as their repr prints them
+    remember_secrets(*forms, kind="sse-c")
 
 
 def redact_url(url: str) -> str:

@@ -15,8 +15,9 @@ class Checksum:
     ``type`` is ``"FULL_OBJECT"`` when ``value`` is the checksum of the whole object, and
     ``"COMPOSITE"`` when it is S3's checksum-of-part-checksums (then ``value`` ends in ``-N``).
     ``confirmed`` is True when the server reported this very value back (in its answer to the
-    PUT or to CompleteMultipartUpload); False when it said nothing about the object's checksum,
-    as some S3 implementations do, so only the checks it made of each request vouch for it.
+    PUT or to CompleteMultipartUpload, or in HeadObject's when that answer was lost); False
+    when it said nothing about the object's checksum, as some S3 implementations do, so only
+    the checks it made of each request vouch for it.
     """
 
     algorithm: str

@@ -13,12 +13,13 @@ in any ASGI application (FastAPI: ``app.mount("/", uppy_app(...))``) and point U
 
 The client never chooses the key: ``choose_key`` does (by default the prefix, a random folder
 and the file's cleaned name), and every key a client sends back must lie below the prefix. It
-also serves ``POST /s3/sign`` for :class:`~resilient_s3.PresignedUploader` (:func:`signer`).
-Needs the ``uppy`` extra (Starlette).
+also serves ``POST /s3/sign`` for :class:`~resilient_s3.PresignedUploader` (:func:`signer`),
+whose keys ``sign_key`` places. Needs the ``uppy`` extra (Starlette).
 """
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import posixpath
@@ -47,10 +48,16 @@ Authorize = Callable[[Request], Any]
 ``PermissionError`` (403), or returns False (403). Sync or async."""
 ChooseKey = Callable[[str, str | None, Mapping[str, str], Any], str]
 """``choose_key(filename, content_type, metadata, identity)`` -> the object's key."""
+SignKey = Callable[[str, Any], str]
+"""``sign_key(requested_key, identity)`` -> the object's key, for ``POST /s3/sign``. It must
+give the same key every time for the same arguments: a :class:`~resilient_s3.PresignedUploader`
+names its upload by the key it asked for, on every request and when it resumes."""
 
 _BODY_LIMIT = 1024 * 1024
 """Bytes of JSON a request may carry (Companion's limit for complete)."""
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+_META_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+_META_LIMIT = 2048
 
 
 def uppy_app(
@@ -62,6 +69,7 @@ def uppy_app(
     put_expires_in: int = 900,
     authorize: Authorize | None = None,
     choose_key: ChooseKey | None = None,
+    sign_key: SignKey | None = None,
     max_size: int | None = None,
     content_types: Iterable[str] | None = None,
     cors_origins: Sequence[str] = (),
@@ -70,10 +78,14 @@ def uppy_app(
 
     ``prefix``: every key lies below it. ``part_expires_in``: seconds a part URL lives (Uppy
     4/5 also use it as the part's request timeout: never make it short). ``max_size``: bytes
-    an upload may have (a form upload's policy says so; a multipart upload above it is aborted
+    an upload may have (a form upload's policy and a single PUT's signed Content-Length say
+    so; a multipart upload above it is refused at creation when its size is given, and aborted
     at completion). ``content_types``: allowed types, ``"image/"`` allowing every image type.
     ``cors_origins``: the page origins allowed to call this backend (when it is on another
-    origin than the page). Upload keys are never taken from the client: see ``choose_key``.
+    origin than the page; stock Uppy 6 then sends no cookies). Upload keys are never taken
+    from a browser: see ``choose_key``. ``sign_key`` places the keys a
+    :class:`~resilient_s3.PresignedUploader` asks for (default: below ``prefix``, shared by
+    every client; give each user their own folder with the identity ``authorize`` returned).
     """
     backend = _Backend(
         presigner,
@@ -83,6 +95,7 @@ def uppy_app(
         put_expires_in=put_expires_in,
         authorize=authorize,
         choose_key=choose_key or default_key(prefix),
+        sign_key=sign_key or below(prefix),
         max_size=max_size,
         content_types=tuple(content_types) if content_types is not None else None,
     )
@@ -128,6 +141,15 @@ def default_key(prefix: str) -> ChooseKey:
     return choose
 
 
+def below(prefix: str) -> SignKey:
+    """The requested key below ``prefix`` (unchanged if it already is): the same every time."""
+
+    def place(key: str, who: Any) -> str:
+        return key if key.startswith(prefix) else prefix + key
+
+    return place
+
+
 class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -146,6 +168,7 @@ class _Backend:
         put_expires_in: int,
         authorize: Authorize | None,
         choose_key: ChooseKey,
+        sign_key: SignKey,
         max_size: int | None,
         content_types: tuple[str, ...] | None,
     ) -> None:
@@ -156,6 +179,7 @@ class _Backend:
         self._put_expires = put_expires_in
         self._authorize = authorize
         self._choose_key = choose_key
+        self._sign_key = sign_key
         self._max_size = max_size
         self._content_types = content_types
 
@@ -175,6 +199,7 @@ class _Backend:
                 key,
                 content_type=content_type,
                 size_range=(0, self._max_size) if self._max_size is not None else None,
+                fields={f"x-amz-meta-{k}": v for k, v in _stored(metadata).items()},
                 expires_in=self._put_expires,
             )
             return {
@@ -192,10 +217,15 @@ class _Backend:
             body = await _json(request)
             content_type = body.get("type") or None
             self._check_type(content_type)
-            metadata = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
+            sent = body.get("metadata") or {}
+            metadata = {str(k): str(v) for k, v in sent.items() if v is not None}
             key = self._key(body.get("filename") or "file", content_type, metadata, who)
             created = await self._call(
-                "create_multipart", self._bucket, key, content_type=content_type
+                "create_multipart",
+                self._bucket,
+                key,
+                content_type=content_type,
+                extra_args={"Metadata": _stored(metadata)},
             )
             return {"uploadId": created.upload_id, "key": created.key, "bucket": self._bucket}
 
@@ -257,12 +287,7 @@ class _Backend:
             parts = [(int(p["PartNumber"]), str(p["ETag"])) for p in body.get("parts") or ()]
             if not parts:
                 raise _Refused(400, "complete needs parts: [{PartNumber, ETag}, ...]")
-            if self._max_size is not None:
-                listed = await self._call("list_parts", self._bucket, key, upload_id)
-                size = sum(p.size for p in listed)
-                if size > self._max_size:
-                    await self._call("abort_multipart", self._bucket, key, upload_id)
-                    raise _Refused(413, f"the upload has {size} bytes, more than {self._max_size}")
+            await self._check_uploaded_size(key, upload_id)
             done = await self._call("complete_multipart", self._bucket, key, upload_id, parts)
             return {"location": done.location, "key": done.key, "bucket": done.bucket}
 
@@ -279,14 +304,18 @@ class _Backend:
 
     async def sign(self, request: Request) -> Response:
         """:class:`PresignedUploader`'s protocol: a SignRequest in, its answer out. The key is
-        placed below the prefix (the same way every time, so that an upload resumes)."""
+        ``sign_key``'s (the same every time, so that an upload resumes), the size limit and
+        the content types are this backend's."""
 
         async def answer() -> Any:
-            await self._who(request)
+            who = await self._who(request)
             asked = SignRequest.from_json(await _json(request))
             self._check_type(asked.content_type)
-            key = asked.key if asked.key.startswith(self._prefix) else self._prefix + asked.key
-            key = self._inside(key)
+            key = self._inside(self._sign_key(asked.key, who))
+            if asked.action in ("put", "create"):
+                self._check_size(asked.action, asked.size)
+            if asked.action == "complete" and asked.upload_id:
+                await self._check_uploaded_size(key, asked.upload_id)
             placed = SignRequest(**{**_fields(asked), "key": key, "bucket": self._bucket})
             answered = await self._call(
                 "answer",
@@ -335,6 +364,27 @@ class _Backend:
         except InvalidUploadError as exc:
             raise _Refused(400, exc.message) from exc
         return key
+
+    def _check_size(self, action: str, size: int | None) -> None:
+        """A single PUT must say its size (its URL then accepts exactly that many bytes); a
+        multipart upload that says it is too large is refused before it starts."""
+        limit = self._max_size
+        if limit is None:
+            return
+        if size is None and action == "put":
+            raise _Refused(411, f"a single PUT must give its size here (at most {limit} bytes)")
+        if size is not None and size > limit:
+            raise _Refused(413, f"the upload has {size} bytes, more than {limit}")
+
+    async def _check_uploaded_size(self, key: str, upload_id: str) -> None:
+        """Before completing: the parts S3 holds stay within the limit, or the upload goes."""
+        if self._max_size is None:
+            return
+        listed = await self._call("list_parts", self._bucket, key, upload_id)
+        size = sum(p.size for p in listed)
+        if size > self._max_size:
+            await self._call("abort_multipart", self._bucket, key, upload_id)
+            raise _Refused(413, f"the upload has {size} bytes, more than {self._max_size}")
 
     def _check_type(self, content_type: str | None) -> None:
         allowed = self._content_types
@@ -388,6 +438,22 @@ def _metadata(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         if name.startswith("metadata[") and name.endswith("]"):
             found[name[9:-1]] = value
     return found
+
+
+def _stored(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Uppy's metadata as the object's user metadata, as Companion stores it: names S3 takes,
+    values outside printable ASCII encoded as RFC 2047 says (S3's advice), 2 KB at most."""
+    stored = {}
+    for name, value in metadata.items():
+        name = name.lower()
+        if not _META_NAME.fullmatch(name):
+            continue
+        if not (value.isascii() and value.isprintable()):
+            value = "=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?="
+        stored[name] = value
+    if sum(len(n) + len(v) for n, v in stored.items()) > _META_LIMIT:
+        raise _Refused(400, f"the file's metadata is over {_META_LIMIT} bytes, S3's limit")
+    return stored
 
 
 def _fields(request: SignRequest) -> dict[str, Any]:

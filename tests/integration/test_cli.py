@@ -15,7 +15,7 @@ import pytest
 
 from resilient_s3._cli import main
 from resilient_s3._upload.journal import Header, Journal
-from resilient_s3.testing import ChaosProxy, S3Server
+from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
 from s3_helpers import open_uploads, stored_sha256, write_random
 
 MiB = 1024 * 1024
@@ -171,9 +171,14 @@ def test_decimal_size_units_mean_powers_of_1000(
     env: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "f").write_bytes(b"x")
-    # 5MB is 5,000,000 bytes, below S3's 5 MiB minimum part size: refused, not read as 5 MiB.
-    assert main(["put", str(tmp_path / "f"), "s3://bucket/key", "--part-size", "5MB", *env]) == 2
-    assert "part_size" in capsys.readouterr().err
+    # 5MB is 5,000,000 bytes, below S3's 5 MiB minimum part size: refused, not read as 5 MiB,
+    # and in the flag's name (a usage error, before anything is sent), not the setting's.
+    with pytest.raises(SystemExit) as info:
+        main(["put", str(tmp_path / "f"), "s3://bucket/key", "--part-size", "5MB", *env])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --part-size: a part must be between 5 MiB and 5 GiB, got 5 MB" in err
+    assert "part_size" not in err
 
 
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -279,6 +284,34 @@ def test_cleanup_dry_run_says_would_abort(
     report = json.loads(capsys.readouterr().out)
     assert [u["upload_id"] for u in report["would_abort"]] == [upload_id]
     assert report["aborted"] == []
+    assert len(open_uploads(s3_client, s3_bucket)) == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cleanup_exits_1_when_an_abort_fails(
+    as_json: bool,
+    env: list[str],
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="k")["UploadId"]
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    faults = [Fault(FaultKind.INTERNAL_ERROR, 1.0, {"AbortMultipartUpload"})]
+    with ChaosProxy(s3_server.endpoint_url, faults=faults) as proxy:
+        argv = ["cleanup", f"s3://{s3_bucket}", "--older-than", "0"]
+        argv += ["--endpoint-url", proxy.endpoint_url, *(["--json"] if as_json else [])]
+        assert main(argv) == 1
+        assert proxy.stats.requests.get("AbortMultipartUpload") == 1
+    out = capsys.readouterr().out
+    if as_json:
+        report = json.loads(out)
+        assert list(report["failed"]) == [upload_id]
+        assert report["aborted"] == []
+    else:
+        assert f"could not abort {upload_id}" in out
     assert len(open_uploads(s3_client, s3_bucket)) == 1
 
 

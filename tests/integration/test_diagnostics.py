@@ -1,6 +1,7 @@
 """Each cause reproduced for real where the test server can: the answer comes from SeaweedFS
 (or from the chaos proxy in front of it, for ExpiredToken and throttling), and is diagnosed as
-a boto3 ``ClientError``, as a raw HTTP answer, and as resilient-s3's own error. Then
+a boto3 ``ClientError``, as a raw HTTP answer (the same answer, as it crossed the wire), and as
+resilient-s3's own error. Then
 ``doctor`` against a healthy setup, and against a read-only identity on a skewed clock.
 """
 
@@ -53,6 +54,40 @@ def boto3_error(call: Any) -> Any:
     with pytest.raises(botocore.exceptions.ClientError) as raised:
         call()
     return raised.value
+
+
+def on_the_wire(client: Any) -> dict[str, Any]:
+    """What ``client`` sends and receives from now on, as it crosses the wire (the last
+    request and answer): the raw HTTP a browser or ``curl`` would show."""
+    seen: dict[str, Any] = {}
+
+    def sent(request: Any, **_: Any) -> None:
+        seen["url"], seen["method"] = request.url, request.method
+        seen["request_headers"] = {
+            name: value.decode() if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+        }
+
+    def answered(http_response: Any, **_: Any) -> None:
+        seen["status"] = http_response.status_code
+        seen["headers"] = dict(http_response.headers)
+        seen["body"] = http_response.content
+
+    client.meta.events.register("before-send.s3", sent)
+    client.meta.events.register("after-call.s3", answered)
+    return seen
+
+
+def diagnose_raw(seen: dict[str, Any]) -> Any:
+    """diagnose() given the raw answer ``seen`` and its request, as a non-boto3 client would."""
+    return diagnose(
+        status=seen["status"],
+        headers=seen["headers"],
+        body=seen["body"],
+        url=seen["url"],
+        method=seen["method"],
+        request_headers=seen["request_headers"],
+    )
 
 
 def upload_error(session: boto3.Session, server: S3Server | ChaosProxy, bucket: str) -> UploadError:
@@ -123,8 +158,12 @@ def test_a_skewed_client_clock(s3_server: S3Server, s3_bucket: str) -> None:
 def test_a_wrong_secret_key(s3_server: S3Server, s3_bucket: str) -> None:
     wrong = admin_session(s3_server, secret="not-the-secret-key")
     client = wrong.client("s3", endpoint_url=s3_server.endpoint_url, config=NO_RETRIES)
+    seen = on_the_wire(client)
     error = boto3_error(lambda: client.put_object(Bucket=s3_bucket, Key="k", Body=b"x"))
     assert diagnose(error).cause == "signature-mismatch"
+    raw = diagnose_raw(seen)
+    assert raw.cause == "signature-mismatch"
+    assert "not-the-secret-key" not in text_of(raw)
     ours = upload_error(wrong, s3_server, s3_bucket)
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "signature-mismatch"
@@ -137,8 +176,13 @@ def test_an_unknown_access_key(s3_server: S3Server, s3_bucket: str) -> None:
         aws_access_key_id="AKIAUNKNOWNKEY000001", aws_secret_access_key="x", region_name="us-east-1"
     )
     client = unknown.client("s3", endpoint_url=s3_server.endpoint_url, config=NO_RETRIES)
+    seen = on_the_wire(client)
     error = boto3_error(lambda: client.put_object(Bucket=s3_bucket, Key="k", Body=b"x"))
     assert diagnose(error).cause == "invalid-access-key"
+    raw = diagnose_raw(seen)
+    assert raw.cause == "invalid-access-key"
+    assert "AKIA****0001" in text_of(raw)
+    assert "AKIAUNKNOWNKEY000001" not in text_of(raw)
     ours = upload_error(unknown, s3_server, s3_bucket)
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "invalid-access-key"
@@ -147,8 +191,12 @@ def test_an_unknown_access_key(s3_server: S3Server, s3_bucket: str) -> None:
 
 
 def test_a_missing_bucket(s3_server: S3Server, s3_client: Any) -> None:
+    seen = on_the_wire(s3_client)
     error = boto3_error(lambda: s3_client.put_object(Bucket="no-such-bkt", Key="k", Body=b"x"))
     assert diagnose(error).cause == "no-such-bucket"
+    raw = diagnose_raw(seen)
+    assert raw.cause == "no-such-bucket"
+    assert "bucket: no-such-bkt" in raw.evidence
     ours = upload_error(admin_session(s3_server), s3_server, "no-such-bkt")
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "no-such-bucket"
@@ -166,32 +214,37 @@ def test_a_part_too_small(s3_bucket: str, s3_client: Any) -> None:
         }
         for n in (1, 2)
     ]
+    seen = on_the_wire(s3_client)
     error = boto3_error(
         lambda: s3_client.complete_multipart_upload(
             Bucket=s3_bucket, Key="small", UploadId=upload, MultipartUpload={"Parts": parts}
         )
     )
+    raw = diagnose_raw(seen)  # before the abort's answer replaces it
     s3_client.abort_multipart_upload(Bucket=s3_bucket, Key="small", UploadId=upload)
-    diagnosis = diagnose(error)
-    assert diagnosis.cause == "entity-too-small"
-    assert "at least 5 MiB" in text_of(diagnosis)
+    for diagnosis in (diagnose(error), raw):
+        assert diagnosis.cause == "entity-too-small"
+        assert "at least 5 MiB" in text_of(diagnosis)
 
 
 def test_a_read_only_identity(s3_server: S3Server, s3_bucket: str) -> None:
     reader = reader_session(s3_server)
     client = reader.client("s3", endpoint_url=s3_server.endpoint_url, config=NO_RETRIES)
+    seen = on_the_wire(client)
     error = boto3_error(lambda: client.put_object(Bucket=s3_bucket, Key="k", Body=b"x"))
     assert diagnose(error).cause == "permission-denied"
+    raw = diagnose_raw(seen)
+    assert raw.cause == "permission-denied"
     ours = upload_error(reader, s3_server, s3_bucket)
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "permission-denied"
     key = reader.get_credentials().access_key
     masked = f"{key[:4]}****{key[-4:]}"
-    text = text_of(ours.diagnosis)
-    assert "S3 gave no reason" in text
-    assert masked in text
-    assert key not in text
-    assert f"doctor s3://{s3_bucket}/PREFIX" in text
+    for text in (text_of(ours.diagnosis), text_of(raw)):
+        assert "S3 gave no reason" in text
+        assert masked in text
+        assert key not in text
+    assert f"doctor s3://{s3_bucket}/PREFIX" in text_of(ours.diagnosis)
 
 
 def test_a_content_type_other_than_signed_names_both_values(
@@ -233,15 +286,20 @@ def test_an_expired_token_through_the_proxy(
         region_name=s3_server.region,
     )
     client = temporary.client("s3", endpoint_url=proxy.endpoint_url, config=NO_RETRIES)
+    seen = on_the_wire(client)
     error = boto3_error(lambda: client.put_object(Bucket=s3_bucket, Key="k", Body=b"x"))
     assert TOKEN in json.dumps(error.response)  # AWS echoes it (Token-0): boto3 keeps it
+    assert TOKEN.encode() in seen["body"]
     diagnosis = diagnose(error)
-    assert diagnosis.cause == "credentials-expired"
-    assert "S3 echoed the session token it refused (Token-0, not shown)" in diagnosis.evidence
+    raw = diagnose_raw(seen)
+    for each in (diagnosis, raw):
+        assert each.cause == "credentials-expired"
+        assert "S3 echoed the session token it refused (Token-0, not shown)" in each.evidence
+        assert each.retryable
     ours = upload_error(temporary, proxy, s3_bucket)
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "credentials-expired"
-    for text in (text_of(diagnosis), text_of(ours.diagnosis), str(ours), repr(ours)):
+    for text in (text_of(diagnosis), text_of(raw), text_of(ours.diagnosis), str(ours), repr(ours)):
         assert TOKEN not in text
 
 
@@ -281,8 +339,11 @@ def test_throttling_through_the_proxy(
 ) -> None:
     session = admin_session(s3_server)
     client = session.client("s3", endpoint_url=proxy.endpoint_url, config=NO_RETRIES)
+    seen = on_the_wire(client)
     error = boto3_error(lambda: client.put_object(Bucket=s3_bucket, Key="k", Body=b"x"))
     assert diagnose(error).cause == "throttled"
+    raw = diagnose_raw(seen)
+    assert (raw.cause, raw.retryable) == ("throttled", True)
     ours = upload_error(session, proxy, s3_bucket)
     assert ours.diagnosis is not None
     assert ours.diagnosis.cause == "throttled"

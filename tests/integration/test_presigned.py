@@ -4,6 +4,7 @@ their credentials, a skewed signer, the Uppy backend's rules, and the CLI."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import io
 import json
@@ -19,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ import pytest
 from resilient_s3 import (
     AsyncPresignedUploader,
     AsyncPresigner,
+    InvalidUploadError,
+    PresignedMultipart,
+    PresignedRequest,
     PresignedUploader,
     Presigner,
     SignRequest,
@@ -113,6 +118,64 @@ def test_presigned_put_multipart_and_post_land_byte_exact_through_plain_http(
     assert open_uploads(s3_client, s3_bucket) == []
 
 
+def test_list_parts_reads_every_page_of_a_large_upload(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    """1,005 parts: an answer far past the HTTP client's 64 KiB buffer, and two pages."""
+    upload_id = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="many")["UploadId"]
+    for number in range(1, 1006):
+        s3_client.upload_part(
+            Bucket=s3_bucket, Key="many", UploadId=upload_id, PartNumber=number, Body=b"p"
+        )
+    with presigner(s3_server) as signer:
+        listed = signer.list_parts(s3_bucket, "many", upload_id)
+        assert [part.part_number for part in listed] == list(range(1, 1006))
+        signer.abort_multipart(s3_bucket, "many", upload_id)
+
+
+def test_presign_upload_picks_a_single_put_or_parts_by_size(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    with presigner(s3_server) as signer:
+        small = signer.presign_upload(s3_bucket, "small", 1000)
+        assert isinstance(small, PresignedRequest)
+        assert (small.expires_in, small.headers["Content-Length"]) == (900, "1000")
+        large = signer.presign_upload(s3_bucket, "large", 200 * MiB, content_type="video/mp4")
+        assert isinstance(large, PresignedMultipart)
+        assert (large.part_size, len(large.parts), large.expires_in) == (16 * MiB, 13, 3600)
+        signer.abort_multipart(s3_bucket, "large", large.upload_id)
+        with pytest.raises(InvalidUploadError, match=r"5 GiB.*presign multipart"):
+            signer.presign_put(s3_bucket, "huge", size=5 * 1024 * MiB + 1)
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_what_was_signed_holds_a_post_field_and_a_part_checksum(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    data = os.urandom(5 * MiB)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    with presigner(s3_server) as signer:
+        # An extra form field gets its own condition: another value is refused.
+        post = signer.presign_post(s3_bucket, "tagged", fields={"x-amz-meta-owner": "alice"})
+        body, content_type = form({**post.fields, "x-amz-meta-owner": "mallory"}, b"data")
+        assert send("POST", post.url, {"Content-Type": content_type}, body)[0] == 403
+        body, content_type = form(dict(post.fields), b"data")
+        assert send("POST", post.url, {"Content-Type": content_type}, body)[0] in (200, 204)
+        # A part URL signed with the part's checksum takes only those bytes, with the header.
+        upload = signer.create_multipart(s3_bucket, "summed", checksum_algorithm="CRC32")
+        part = signer.presign_part(
+            s3_bucket, "summed", upload.upload_id, 1, checksum=("CRC32", crc)
+        )
+        assert part.headers["x-amz-checksum-crc32"] == crc
+        assert send("PUT", part.url, {}, data)[0] == 403  # the signed header is missing
+        other = os.urandom(len(data))
+        status, _, answer = send("PUT", part.url, dict(part.headers), other)
+        assert (status, b"BadDigest" in answer) == (400, True)
+        assert send("PUT", part.url, dict(part.headers), data)[0] == 200
+        signer.abort_multipart(s3_bucket, "summed", upload.upload_id)
+    assert s3_client.head_object(Bucket=s3_bucket, Key="tagged")["Metadata"] == {"owner": "alice"}
+
+
 def test_a_content_type_other_than_the_signed_one_is_refused_and_diagnosed(
     s3_server: S3Server, s3_bucket: str, s3_client: Any
 ) -> None:
@@ -192,6 +255,23 @@ def test_a_signer_whose_clock_is_30_minutes_off_issues_urls_the_server_accepts(
     )
 
 
+def test_a_clock_that_drifts_after_opening_is_read_again(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend that only presigns makes no request that would show its clock drifting: the
+    server's time is read again once SERVER_TIME_RECHECK has passed (0 here)."""
+    from resilient_s3._api import presigner as module
+
+    with presigner(s3_server) as signer:
+        signer.presign_put(s3_bucket, "first")
+        assert abs(signer.clock_offset) <= 5
+        monkeypatch.setattr(module, "SERVER_TIME_RECHECK", 0.0)
+        with skewed_clock(-1800):
+            put = signer.presign_put(s3_bucket, "drifted", expires_in=300)
+            assert abs(signer.clock_offset - 1800) <= 5
+    assert send("PUT", put.url, dict(put.headers), b"on the server's time")[0] == 200
+
+
 def _admin_credentials(server: S3Server) -> Any:
     from botocore.credentials import ReadOnlyCredentials
 
@@ -237,6 +317,41 @@ async def test_part_urls_that_expire_mid_upload_are_asked_for_again(
     assert open_uploads(s3_client, s3_bucket) == []
 
 
+async def test_presigned_uploads_ride_out_throttling_server_errors_and_resets(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any, tmp_path: Path
+) -> None:
+    big, small = tmp_path / "big", tmp_path / "small"
+    digests = {"big": write_random(big, 30 * MiB), "small": write_random(small, 300_000)}
+    bodies = {"UploadPart", "PutObject"}
+    faults = [
+        Fault(FaultKind.SLOWDOWN, 0.2, bodies),
+        Fault(FaultKind.INTERNAL_ERROR, 0.1, bodies),
+        Fault(FaultKind.RESET, 0.1, bodies, after_bytes=64 * 1024),
+    ]
+    with ChaosProxy(s3_server.endpoint_url, faults=faults, seed=11) as proxy:
+        async with AsyncPresigner(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as signer:
+
+            async def sign(request: SignRequest) -> Any:
+                return await signer.answer(request, bucket=s3_bucket)
+
+            config = UploadConfig(
+                multipart_threshold=8 * MiB, part_size=5 * MiB, journal_dir=str(tmp_path / "j")
+            )
+            async with AsyncPresignedUploader(sign, config) as up:
+                results = [await up.upload_file(big, "big"), await up.upload_file(small, "small")]
+        injected = proxy.stats.faults
+    for key, digest in digests.items():
+        assert stored_sha256(s3_client, s3_bucket, key) == digest
+    retried = {cause for result in results for cause in result.retries}
+    assert sum(injected.values()) > 0
+    assert retried
+    assert retried <= {"throttled", "server-error", "network"}
+    assert results[0].parts == 6
+    assert open_uploads(s3_client, s3_bucket) == []
+
+
 class Backend:
     """The Uppy backend (which also serves PresignedUploader's protocol) on a free port."""
 
@@ -265,11 +380,14 @@ class Backend:
         self._thread.join(10)
         self._presigner.close()
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, user: str | None = None
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        status, _, answer = send(
-            method, self.url + path, {"Content-Type": "application/json"}, data or b""
-        )
+        headers = {"Content-Type": "application/json"}
+        if user is not None:
+            headers["Authorization"] = user
+        status, _, answer = send(method, self.url + path, headers, data or b"")
         return status, json.loads(answer or b"null")
 
 
@@ -394,6 +512,37 @@ def test_the_uppy_backend_keeps_clients_inside_its_rules(
     assert params["fields"]["key"].startswith("incoming/")
 
 
+def test_the_uppy_backend_stores_the_files_metadata(
+    backend: Backend, s3_bucket: str, s3_client: Any
+) -> None:
+    """As Companion does: Uppy's metadata becomes the object's user metadata, non-ASCII
+    values RFC 2047-encoded, names S3 would refuse and empty values left out."""
+    sent = {"caption": "a cat", "name": "chat é.txt", "bad name!": "x", "relativePath": None}
+    status, created = backend.call(
+        "POST", "/s3/multipart", {"filename": "a.txt", "type": "text/plain", "metadata": sent}
+    )
+    key, upload_id = created["key"], created["uploadId"]
+    status, signed = backend.call("GET", f"/s3/multipart/{upload_id}/1?key={key}")
+    status, headers, _ = send("PUT", signed["url"], {}, b"meow")
+    parts = [{"PartNumber": 1, "ETag": headers["ETag"]}]
+    status, _ = backend.call(
+        "POST", f"/s3/multipart/{upload_id}/complete?key={key}", {"parts": parts}
+    )
+    assert status == 200
+    encoded = "=?UTF-8?B?" + base64.b64encode("chat é.txt".encode()).decode() + "?="
+    stored = s3_client.head_object(Bucket=s3_bucket, Key=key)["Metadata"]
+    assert stored == {"caption": "a cat", "name": encoded}
+    # A form upload carries it as fields the policy pins.
+    status, params = backend.call(
+        "GET", "/s3/params?filename=b.txt&type=text/plain&metadata[caption]=hi"
+    )
+    assert params["fields"]["x-amz-meta-caption"] == "hi"
+    body, content_type = form(params["fields"], b"hello")
+    assert send("POST", params["url"], {"Content-Type": content_type}, body)[0] in (200, 204)
+    stored = s3_client.head_object(Bucket=s3_bucket, Key=params["fields"]["key"])["Metadata"]
+    assert stored == {"caption": "hi"}
+
+
 def test_an_authorize_hook_refuses(s3_server: S3Server, s3_bucket: str) -> None:
     def authorize(request: Any) -> Any:
         if request.headers.get("authorization") != "Bearer let-me-in":
@@ -408,6 +557,57 @@ def test_an_authorize_hook_refuses(s3_server: S3Server, s3_bucket: str) -> None:
     finally:
         backend.close()
     assert (status, answer) == (403, {"message": "sign in first"})
+
+
+def test_the_sign_route_keeps_each_user_in_their_folder_and_under_the_size_limit(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    """PresignedUploader's route: the key is sign_key's (per user here), a single PUT's URL
+    takes exactly the size it asked for, and max_size holds at creation and completion."""
+
+    def put(user: str, key: str, size: int | None) -> tuple[int, Any]:
+        asked = SignRequest("put", key, size=size, content_type="text/plain")
+        return routes.call("POST", "/s3/sign", asked.to_json(), user=user)
+
+    routes = Backend(
+        s3_server,
+        s3_bucket,
+        authorize=lambda request: request.headers.get("authorization") or False,
+        sign_key=lambda key, user: f"incoming/{user}/{key}",
+        max_size=MiB,
+    )
+    try:
+        status, signed = put("alice", "report.txt", 1000)
+        assert status == 200
+        assert signed["key"] == "incoming/alice/report.txt"
+        assert send("PUT", signed["url"], {}, os.urandom(2 * MiB))[0] == 403  # more than asked
+        assert send("PUT", signed["url"], dict(signed["headers"]), b"a" * 1000)[0] == 200
+        # Bob cannot reach Alice's object, whatever key he asks for.
+        assert put("bob", "report.txt", 10)[1]["key"] == "incoming/bob/report.txt"
+        assert put("bob", "../alice/report.txt", 10)[0] == 403
+        assert put("mallory", "report.txt", 2 * MiB)[0] == 413
+        assert put("mallory", "report.txt", None)[0] == 411  # a PUT must say its size
+        create = SignRequest("create", "big.bin", size=2 * MiB).to_json()
+        assert routes.call("POST", "/s3/sign", create, user="bob")[0] == 413
+        # A multipart upload that did not say its size is held to the limit at completion.
+        status, created = routes.call(
+            "POST", "/s3/sign", SignRequest("create", "big.bin").to_json(), user="bob"
+        )
+        assert status == 200
+        upload_id = created["upload_id"]
+        part = SignRequest("part", "big.bin", upload_id=upload_id, part_number=1)
+        status, url = routes.call("POST", "/s3/sign", part.to_json(), user="bob")
+        status, headers, _ = send("PUT", url["url"], {}, os.urandom(2 * MiB))
+        assert status == 200
+        complete = SignRequest(
+            "complete", "big.bin", upload_id=upload_id, parts=((1, headers["ETag"], None),)
+        )
+        assert routes.call("POST", "/s3/sign", complete.to_json(), user="bob")[0] == 413
+    finally:
+        routes.close()
+    assert open_uploads(s3_client, s3_bucket) == []
+    stored = s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]
+    assert [(o["Key"], o["Size"]) for o in stored] == [("incoming/alice/report.txt", 1000)]
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class Recorded:
     url: str | None = None
     sent: dict[str, str] | None = None
     retryable: bool = False
+    never: tuple[str, ...] = ()
+    """Text that must not appear: a fix or a reason that does not apply."""
 
 
 def presigned(expires: int = 300, headers: dict[str, str] | None = None) -> str:
@@ -382,6 +384,90 @@ RECORDED: dict[str, Recorded] = {
         ("S3 gave no reason", "AKIA****MPLE", "doctor s3://photos"),
         url=presigned(),
     ),
+    "plain access denied, bucket unknown": Recorded(
+        403,
+        error_xml("AccessDenied", "Access Denied"),
+        Cause.PERMISSION_DENIED,
+        ("S3 gave no reason", "run `resilient-s3 doctor s3://BUCKET/PREFIX`"),
+        never=("the bucket/PREFIX",),
+    ),
+    # An AccessDenied that gives its reason: not a missing permission, not "no reason".
+    "object lock": Recorded(
+        403,
+        error_xml("AccessDenied", "Access Denied because object protected by object lock."),
+        Cause.OBJECT_LOCKED,
+        ("Object Lock", "retain-until date", "legal hold", "x-amz-bypass-governance-retention"),
+        never=("S3 gave no reason", "grant s3:PutObject", "doctor"),
+    ),
+    "SSE-C wrong key": Recorded(
+        403,
+        error_xml(
+            "AccessDenied",
+            "Requests specifying Server Side Encryption with Customer provided keys must "
+            "provide the correct secret key.",
+        ),
+        Cause.SSE_C_KEY_MISMATCH,
+        ("customer-provided key (SSE-C)", "SSECustomerKey (the same 32-byte key)"),
+        never=("S3 gave no reason", "grant s3:PutObject", "doctor"),
+    ),
+    "SSE-C part with other parameters than the upload's": Recorded(
+        400,
+        error_xml(
+            "InvalidRequest",
+            "The provided encryption parameters did not match the ones used originally.",
+        ),
+        Cause.SSE_C_KEY_MISMATCH,
+        ("SSECustomerKey",),
+    ),
+    "SSE-C part without the upload's key": Recorded(
+        400,
+        error_xml(
+            "InvalidRequest",
+            "The multipart upload initiate requested encryption. Subsequent part requests "
+            "must include the appropriate encryption parameters.",
+        ),
+        Cause.SSE_C_KEY_MISMATCH,
+        ("SSECustomerKey",),
+    ),
+    "SSE-C object read without its key": Recorded(
+        400,
+        error_xml(
+            "InvalidRequest",
+            "The object was stored using a form of Server Side Encryption. The correct "
+            "parameters must be provided to retrieve the object.",
+        ),
+        Cause.SSE_C_KEY_MISMATCH,
+        ("SSECustomerKey",),
+    ),
+    # The research files record no Block Public Access message verbatim (s3-errors.md names
+    # "Block Public Access phrases" in the access-denied context): this one follows the
+    # context's documented form.
+    "public ACL blocked": Recorded(
+        403,
+        denied(
+            "because public ACLs are blocked by the BlockPublicAcls block public access setting"
+        ),
+        Cause.PUBLIC_ACCESS_BLOCKED,
+        ("Block Public Access", "drop the public ACL"),
+        never=("S3 gave no reason", "grant s3:PutObject"),
+    ),
+    "invalid checksum header": Recorded(
+        400,
+        error_xml("InvalidRequest", "Value for x-amz-checksum-crc32 header is invalid."),
+        Cause.INVALID_REQUEST,
+        ("malformed or inconsistent", "x-amz-checksum-crc32"),
+    ),
+    "invalid argument": Recorded(
+        400,
+        error_xml(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue="-2",
+        ),
+        Cause.INVALID_REQUEST,
+        ("refused an argument", "between 1 and 10000"),
+    ),
     "HEAD without body": Recorded(403, b"", Cause.PERMISSION_DENIED, ("no body",)),
     "HEAD to another region": Recorded(
         301,
@@ -438,10 +524,39 @@ def test_recorded_aws_answers_are_named_with_their_evidence(name: str, form: str
     assert diagnosis.cause == case.cause, text
     for expected in case.says:
         assert expected in text, f"{expected!r} not in:\n{text}"
+    for wrong in case.never:
+        assert wrong not in text, f"{wrong!r} in:\n{text}"
     assert diagnosis.retryable is case.retryable
     assert diagnosis.fixes, "every diagnosis says what to do"
     for secret in (SECRET, TOKEN, KEY_ID, "X-Amz-Signature=" + "0" * 3):
         assert secret not in text
+
+
+def test_an_access_denied_reason_the_table_does_not_know_is_quoted_not_ignored() -> None:
+    message = "Access Denied because the bucket owner has disabled uploads."
+    diagnosis = diagnose(status=403, headers={}, body=error_xml("AccessDenied", message))
+    assert diagnosis.cause == "permission-denied"
+    assert message in diagnosis.summary
+    assert "S3 gave no reason" not in everything(diagnosis)
+    assert "grant s3:PutObject" not in everything(diagnosis)
+
+
+def test_invalid_configuration_is_named_before_any_request() -> None:
+    from botocore.exceptions import ProfileNotFound
+
+    from resilient_s3 import ResilientUploader, UploadError
+
+    diagnosis = diagnose(ProfileNotFound(profile="nope"))
+    assert diagnosis.cause == "invalid-configuration"
+    assert "profile" in diagnosis.summary
+    assert any("--profile" in fix for fix in diagnosis.fixes)
+    with pytest.raises(UploadError) as raised:
+        ResilientUploader(endpoint_url="127.0.0.1:9000", region_name="us-east-1")
+    diagnosis = diagnose(raised.value)
+    assert diagnosis.cause == "invalid-configuration"
+    assert "no http:// or https:// scheme" in diagnosis.summary
+    assert diagnosis.fixes == ("give the scheme, e.g. http://127.0.0.1:9000",)
+    assert not diagnosis.retryable
 
 
 def test_a_presigned_url_names_when_and_how_it_was_signed() -> None:
@@ -517,6 +632,82 @@ def test_a_header_sent_other_than_signed_is_named_with_both_values(form: str) ->
     assert "header content-type: signed 'image/jpeg', S3 received 'image/png'" in diagnosis.evidence
     assert diagnosis.fixes[0] == "send Content-Type: image/jpeg exactly as signed"
     assert TOKEN not in everything(diagnosis)
+
+
+UNKNOWN_TYPE = "header content-type: S3 received 'image/png'; the value signed is not in the URL"
+
+
+@pytest.mark.parametrize("form", ["ClientError", "raw HTTP"])
+def test_a_url_alone_does_not_say_which_header_values_were_signed(form: str) -> None:
+    """A presigned URL names the signed headers, not their values: an unknown value is not
+    an empty one (it used to read "signed ''", and the fix "do not send Content-Type")."""
+    url = presigned(headers={"Content-Type": "image/jpeg"})
+    received, sts = server_side(url, {"content-type": "image/png"})
+    body = mismatch_body(received, sts)
+    if form == "ClientError":
+        diagnosis = diagnose(client_error(403, {}, body), url=url)
+    else:
+        diagnosis = diagnose(status=403, headers={}, body=body, url=url)
+    text = everything(diagnosis)
+    assert diagnosis.cause == "signature-mismatch"
+    assert "signed ''" not in text
+    assert "do not send Content-Type" not in text
+    assert UNKNOWN_TYPE in diagnosis.evidence
+    assert "Content-Type" in diagnosis.summary
+    assert "'image/png'" in diagnosis.summary
+    assert diagnosis.fixes[0].startswith(
+        "send exactly the Content-Type the presigner returned with the URL (the Content-Type "
+        "given when presigning)"
+    )
+    assert "secret access key" not in diagnosis.summary
+
+
+def test_a_url_alone_still_compares_the_lines_it_knows() -> None:
+    url = presigned(headers={"Content-Type": "image/jpeg"})
+    received, sts = server_side(url, {"content-type": "image/png"}, path="/2026/cat%2Ejpg")
+    diagnosis = diagnose(status=403, headers={}, body=mismatch_body(received, sts), url=url)
+    assert "encoding in the path" in diagnosis.summary
+    assert diagnosis.fixes[0].startswith("percent-encode the key once")
+    assert UNKNOWN_TYPE in diagnosis.evidence
+    assert diagnosis.fixes[1].startswith("send exactly the Content-Type the presigner returned")
+
+    received, sts = server_side(url, {"content-type": "image/png"}, payload="e3b0c442" * 8)
+    diagnosis = diagnose(status=403, headers={}, body=mismatch_body(received, sts), url=url)
+    assert "payload-hash mode" in diagnosis.summary
+    assert UNKNOWN_TYPE in diagnosis.evidence
+
+    received, _ = server_side(url, {"content-type": "image/png"})
+    other = string_to_sign("20261130T100000Z", "20261130/us-east-1/s3/aws4_request", received)
+    diagnosis = diagnose(status=403, headers={}, body=mismatch_body(received, other), url=url)
+    assert "credential scope" in diagnosis.summary
+    assert UNKNOWN_TYPE in diagnosis.evidence
+    assert diagnosis.fixes[1].startswith("send exactly the Content-Type the presigner returned")
+
+
+def test_a_url_alone_with_every_known_line_equal_names_the_header_before_the_key() -> None:
+    """The value S3 received may be the one signed: then the secret key is wrong. The URL
+    cannot tell, so both are said, the header first."""
+    url = presigned(headers={"Content-Type": "image/jpeg"})
+    received, sts = server_side(url, {"content-type": "image/jpeg"})
+    diagnosis = diagnose(status=403, headers={}, body=mismatch_body(received, sts), url=url)
+    assert "the string to sign is the same on both sides" in diagnosis.evidence
+    assert "header content-type: S3 received 'image/jpeg'; the value signed is not in the URL" in (
+        diagnosis.evidence
+    )
+    assert not diagnosis.summary.startswith("the secret access key")
+    assert diagnosis.fixes[0].startswith("send exactly the Content-Type the presigner returned")
+    assert any("secret key" in fix and "AKIA****MPLE" in fix for fix in diagnosis.fixes[1:])
+
+
+def test_a_signed_header_list_other_than_the_one_s3_used_is_named() -> None:
+    url = presigned(headers={"Content-Type": "image/jpeg"})
+    received, sts = server_side(url, {"content-type": "image/jpeg"})
+    received = received.replace("content-type:image/jpeg\n", "").replace(
+        "\ncontent-type;host\n", "\nhost\n"
+    )
+    diagnosis = diagnose(status=403, headers={}, body=mismatch_body(received, sts), url=url)
+    assert "signed headers: signed content-type;host, S3 used host" in diagnosis.evidence
+    assert "list of signed headers" in diagnosis.summary
 
 
 def test_a_key_encoded_differently_points_at_the_encoding() -> None:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
+import secrets
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from resilient_s3 import EventKind, RedactingFormatter, UploadEvent
+from resilient_s3 import (
+    AsyncResilientUploader,
+    EventKind,
+    RedactingFormatter,
+    S3RequestError,
+    SourceError,
+    UploadEvent,
+)
 from resilient_s3._events import Events
-from resilient_s3._redact import redact_text, remember_secrets
+from resilient_s3._redact import redact_headers, redact_text, remember_secrets
+from resilient_s3._s3 import sender as sender_module
+from resilient_s3._s3.errors import Where
+from resilient_s3._s3.sender import Sender
 from resilient_s3._upload.directory import Selection, walk
 
 
@@ -95,6 +110,148 @@ def test_the_formatter_masks_messages_arguments_and_tracebacks() -> None:
     assert "Traceback" in line
 
 
+def sse_c_forms(key: bytes) -> tuple[str, str]:
+    """An SSE-C key as its header carries it (base64) and its MD5 (base64)."""
+    return base64.b64encode(key).decode(), base64.b64encode(hashlib.md5(key).digest()).decode()
+
+
+def test_sse_c_keys_are_masked_in_botocores_debug_lines(caplog: pytest.LogCaptureFixture) -> None:
+    import botocore.config
+    import botocore.session
+    from botocore.exceptions import EndpointConnectionError
+
+    key = secrets.token_hex(16)  # never remembered: only the patterns can mask it
+    b64, md5 = sse_c_forms(key.encode())
+    session = botocore.session.Session()
+    session.set_credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    client = session.create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )
+
+    def refuse(**kwargs: Any) -> None:  # what an endpoint that refuses gives, without a socket
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/b/k")
+
+    client.meta.events.register("before-send.s3", refuse)
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    with pytest.raises(EndpointConnectionError):
+        client.copy_object(
+            Bucket="b",
+            Key="k",
+            CopySource="b/source",
+            SSECustomerAlgorithm="AES256",
+            SSECustomerKey=key,
+            CopySourceSSECustomerAlgorithm="AES256",
+            CopySourceSSECustomerKey=key,
+        )
+    client.close()
+    formatter = RedactingFormatter("%(name)s: %(message)s")
+    text = "\n".join(formatter.format(record) for record in caplog.records)
+    # botocore's own lines: the parameters, then the headers (bytes) of the prepared request.
+    assert "Making request for OperationModel(name=CopyObject)" in text
+    assert "'SSECustomerKey': '***'" in text
+    assert "'CopySourceSSECustomerKey': '***'" in text
+    assert "'x-amz-copy-source-server-side-encryption-customer-key': b'***'" in text
+    for secret in (key, b64, md5):
+        assert secret not in text
+    assert "Credential=AKIA" not in text
+
+
+def test_sse_c_headers_are_masked_in_every_form() -> None:
+    b64, md5 = sse_c_forms(secrets.token_bytes(32))
+    for name in (
+        "x-amz-server-side-encryption-customer-key",
+        "X-Amz-Copy-Source-Server-Side-Encryption-Customer-Key",
+    ):
+        headers = {name: b64, f"{name}-MD5": md5, "Host": "h"}
+        assert redact_headers(headers) == {name: "***", f"{name}-MD5": "***", "Host": "h"}
+        for text in (
+            f"{name.lower()}:{b64}\n{name.lower()}-md5:{md5}\n",  # a canonical request
+            f'{{"{name}": "{b64}", "{name}-MD5": "{md5}"}}',  # JSON
+            f"{name}={b64}&{name}-MD5={md5}",  # a form
+        ):
+            masked = redact_text(text)
+            assert b64 not in masked, masked
+            assert md5 not in masked, masked
+    # The names alone, in a message, are not secrets.
+    for prose in ("SSECustomerKey must be 32 bytes", "extra_args SSECustomerKey: the key"):
+        assert redact_text(prose) == prose
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("as_str", [False, True])
+async def test_sse_c_keys_in_extra_args_are_masked_from_then_on(
+    tmp_path: Path, as_str: bool
+) -> None:
+    raw = secrets.token_hex(16).encode() if as_str else secrets.token_bytes(32)
+    key: bytes | str = raw.decode() if as_str else raw
+    b64, md5 = sse_c_forms(raw)
+    uploader = AsyncResilientUploader(endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(SourceError):  # refused before any request
+        await uploader.upload_file(
+            tmp_path / "missing",
+            "bucket",
+            "k",
+            extra_args={"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key},
+        )
+    # Bare values, where no name tells they are keys: an exception's text, a user's line.
+    shown = key if isinstance(key, str) else repr(key)[2:-1]
+    text = f"{shown} {b64} {md5}"
+    assert redact_text(text) == "*** *** ***"
+
+
+def refusing_url() -> str:
+    """A URL on this machine where nothing listens (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/b/k"
+
+
+@pytest.mark.anyio
+async def test_each_http_exchange_is_one_debug_record_its_secrets_masked(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, b64 = "FQoGZXIvYXdzEXAMPLEsessionTOKEN0123456789", "c2VjcmV0IGtleSBvZiBzc2UtYw=="
+    signature = "f" * 64
+    url = f"{refusing_url()}?partNumber=1&X-Amz-Signature={signature}"
+    headers = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261130/us-east-1/"
+        f"s3/aws4_request, SignedHeaders=host, Signature={signature}",
+        "X-Amz-Security-Token": token,
+        "x-amz-server-side-encryption-customer-key": b64,
+        "Content-Length": "1",
+    }
+    sender = Sender(max_connections=1, connect_timeout=2, read_timeout=2, verify=None)
+    try:
+        # DEBUG off: not a record, and nothing of one is built.
+        caplog.set_level(logging.INFO, logger="resilient_s3")
+        monkeypatch.setattr(sender_module, "redact_headers", None)  # would raise if called
+        with pytest.raises(S3RequestError):
+            await sender.exchange("PUT", url, headers, b"x", None, Where("b", "k"), "UploadPart")
+        assert caplog.records == []
+        monkeypatch.undo()
+
+        caplog.set_level(logging.DEBUG, logger="resilient_s3")
+        with pytest.raises(S3RequestError):
+            await sender.exchange("PUT", url, headers, b"x", None, Where("b", "k"), "UploadPart")
+    finally:
+        await sender.close()
+    [record] = caplog.records
+    assert record.levelno == logging.DEBUG
+    line = record.getMessage()  # masked without the formatter's help
+    assert line.startswith("HTTP UploadPart: PUT http://127.0.0.1:")
+    assert "-> no answer (ConnectionRefusedError" in line
+    assert "'Authorization': '***'" in line
+    assert "'X-Amz-Security-Token': '***'" in line
+    assert "'x-amz-server-side-encryption-customer-key': '***'" in line
+    assert "'Content-Length': '1'" in line
+    for secret in (token, b64, signature, "AKIAIOSFODNN7EXAMPLE"):
+        assert secret not in line
+
+
 @pytest.mark.parametrize(
     ("include", "exclude", "expected"),
     [
@@ -123,3 +280,13 @@ def test_the_walk_is_lazy(tmp_path: Path) -> None:
     first = next(files)
     assert first[2] == 1
     assert len(list(files)) == 9
+
+
+def test_many_sse_c_keys_never_unmask_the_signing_secret() -> None:
+    from resilient_s3._redact import redact_text, remember_secrets, remember_sse_c_key
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-never-shown"
+    remember_secrets(secret)
+    for n in range(100):
+        remember_sse_c_key(f"{n:032d}".encode())
+    assert secret not in redact_text(f"secret={secret}")

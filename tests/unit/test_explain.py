@@ -7,6 +7,8 @@ import datetime
 import io
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 import pytest
 from botocore.credentials import ReadOnlyCredentials
@@ -15,6 +17,7 @@ from resilient_s3 import explain
 from resilient_s3._auth.sigv4 import presign_url
 from resilient_s3._cli.main import main
 from resilient_s3._diagnostics import catalog
+from resilient_s3._diagnostics.canonical import canonical_request, string_to_sign
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLETOKEN"
@@ -133,6 +136,59 @@ def test_a_raw_http_answer_is_read_with_its_headers() -> None:
     assert "ap-south-1" in explanation.diagnosis.summary
 
 
+def signature_mismatch(signed_url: str, received: dict[str, str]) -> str:
+    """AWS's SignatureDoesNotMatch for ``signed_url`` sent with the headers ``received``: the
+    canonical request S3 computed from them (credential and token masked, as read)."""
+    parts = urlsplit(signed_url)
+    pairs = [tuple(pair.split("=", 1)) for pair in parts.query.split("&")]
+    query = [
+        (k, "***" if k in ("X-Amz-Credential", "X-Amz-Security-Token") else v)
+        for k, v in pairs
+        if k != "X-Amz-Signature"
+    ]
+    names = dict(query)["X-Amz-SignedHeaders"].split("%3B")
+    headers = {name: received.get(name, parts.netloc) for name in names}
+    text, _ = canonical_request("PUT", parts.path, query, headers, "UNSIGNED-PAYLOAD")
+    sts = string_to_sign("20261130T100000Z", "20261130/eu-west-1/s3/aws4_request", text)
+    return (
+        "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated "
+        "does not match the signature you provided. Check your key and signing method."
+        f"</Message><AWSAccessKeyId>{KEY_ID}</AWSAccessKeyId><StringToSign>{escape(sts)}"
+        f"</StringToSign><CanonicalRequest>{escape(text)}</CanonicalRequest></Error>"
+    )
+
+
+def test_a_signature_mismatch_with_its_url_alone_does_not_invent_the_signed_values(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL names the signed headers, not their values: the value signed is unknown, not
+    empty (this printed "header content-type: signed '', S3 received 'image/png'" and the fix
+    "do not send Content-Type, or sign it")."""
+    signed = url(headers={"Content-Type": "image/jpeg"})
+    answer = signature_mismatch(signed, {"content-type": "image/png"})
+    explanation = explain(f"{signed}\n{answer}", now=at(1))
+    assert explanation.read_as == "xml"
+    diagnosis = explanation.diagnosis
+    assert diagnosis is not None
+    assert diagnosis.cause == "signature-mismatch"
+    assert (
+        "header content-type: S3 received 'image/png'; the value signed is not in the URL"
+        in diagnosis.evidence
+    )
+    assert diagnosis.fixes[0].startswith(
+        "send exactly the Content-Type the presigner returned with the URL (the Content-Type "
+        "given when presigning)"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{signed}\n{answer}"))
+    assert main(["explain", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "signed ''" not in out
+    assert "do not send Content-Type" not in out
+    assert "S3 received 'image/png'; the value signed is not in the URL" in out
+    assert "1. send exactly the Content-Type the presigner returned with the URL" in out
+    assert KEY_ID not in out
+
+
 def test_a_bare_code_and_nonsense() -> None:
     code = explain("SignatureDoesNotMatch").diagnosis
     assert code is not None
@@ -153,6 +209,15 @@ def test_the_command_prints_text_and_json(capsys: pytest.CaptureFixture[str]) ->
     assert document["read_as"] == "url"
     assert document["url"]["access_key"] == "AKIA****MPLE"
     assert KEY_ID not in json.dumps(document)
+
+
+def test_a_bare_access_denied_suggests_doctor_with_a_placeholder_bucket(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "AccessDenied"]) == 0
+    out = capsys.readouterr().out
+    assert "run `resilient-s3 doctor s3://BUCKET/PREFIX`" in out
+    assert "the bucket/PREFIX" not in out
 
 
 def test_the_command_reads_stdin(

@@ -165,6 +165,32 @@ async def test_chunked_and_close_delimited_answers() -> None:
     assert (second.status, second.body) == (503, b"body until close")
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "close"])
+async def test_answers_larger_than_the_buffer_are_read_whole(framing: str) -> None:
+    """ListParts of a few hundred parts is larger than the 64 KiB answer buffer."""
+    body = bytes(range(256)) * 1500  # 384,000 bytes
+    head = {
+        "content-length": f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode(),
+        "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "close": b"HTTP/1.0 200 OK\r\n\r\n",
+    }[framing]
+    payload = (
+        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n" if framing == "chunked" else body
+    )
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(head + payload)
+        await writer.drain()
+        writer.close()
+
+    async with serve(handler) as url:
+        http = client()
+        answer = await http.request("GET", f"{url}/b?uploadId=u", {}, None, None)
+        http.close()
+    assert answer.body == body
+
+
 async def test_a_silent_server_times_out() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

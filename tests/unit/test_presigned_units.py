@@ -134,3 +134,60 @@ def test_the_sign_protocol_survives_json(request_: SignRequest, answer: object) 
     assert SignRequest.from_json(json.loads(json.dumps(request_.to_json()))) == request_
     wire = json.loads(json.dumps(answer_to_json(answer)))  # type: ignore[arg-type]
     assert answer_from_json(request_, wire) == answer
+
+
+@pytest.mark.anyio
+async def test_a_url_is_renewed_when_its_part_would_outlive_it_at_the_measured_speed() -> None:
+    """A part URL with 60 s left: a 1 MiB part at the measured 1 MiB/s uses it; a 100 MiB
+    part, which would take 100 s, asks for a fresh URL first (not after S3 refuses it)."""
+    from typing import Any
+
+    import anyio
+
+    from resilient_s3._presigned import PresignedMultipart, PresignedPart
+    from resilient_s3._s3.errors import Where
+    from resilient_s3._s3.http1 import Answer
+    from resilient_s3._upload.checksums import CHECKSUM_KINDS, PartDigest
+    from resilient_s3._upload.presigned_backend import PresignedBackend
+
+    asked: list[tuple[str, int | None]] = []
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
+
+    def sign(request: SignRequest) -> Any:
+        asked.append((request.action, request.part_number))
+        if request.action == "create":
+            parts = tuple(PresignedPart(n, f"http://s3/p{n}", 0, 1, soon) for n in (1, 2, 3))
+            return PresignedMultipart("b", "k", "u", 5 * 2**20, None, parts, soon, 60)
+        return PresignedRequest("PUT", "http://s3/fresh", {}, soon, expires_in=3600)
+
+    class Sized:
+        def __init__(self, length: int) -> None:
+            self.length = length
+
+    class Link:
+        """Sends at 1 MiB/s, without sending anything (at once through a fresh URL)."""
+
+        async def exchange(
+            self, method: str, url: str, headers: Any, body: Sized, *args: Any
+        ) -> Answer:
+            if url != "http://s3/fresh":
+                await anyio.sleep(body.length / 2**20)
+            return Answer(200, {"etag": '"e"'}, b"")
+
+    link: Any = Link()
+    backend = PresignedBackend(
+        sign, link, CHECKSUM_KINDS["CRC32"], name="test", bucket="b", checksums=False
+    )
+    upload_id = await backend.create_multipart(Where("b", "k"), {})
+    digest = PartDigest(b"\0\0\0\0", None)
+
+    async def send_part(number: int, length: int) -> None:
+        body: Any = Sized(length)
+        await backend.upload_part(Where("b", "k", upload_id, number), body, digest, {}, print)
+
+    await send_part(1, 2**20 // 20)  # measures 1 MiB/s
+    await send_part(2, 2**20 // 10)
+    assert asked == [("create", None)]  # parts 1 and 2 used the URLs from create
+    await send_part(3, 100 * 2**20)
+    assert asked == [("create", None), ("part", 3)]
+    assert backend.renewed_urls == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import random
+import socket
+import ssl
 from typing import Any
 
 import anyio
@@ -570,14 +572,62 @@ async def test_a_failing_provider_is_a_credential_refresh_error() -> None:
     assert raised.value.diagnosis.cause == "credential-provider-failed"  # not an expiry
 
 
+def no_answer(exc: BaseException) -> S3RequestError:
+    """The error the wire makes of a request that got no answer."""
+    from resilient_s3._s3.errors import Where, network_error
+
+    return network_error(exc, Where("b", "k"), "PutObject", "https://s3.example/b/k")
+
+
 async def test_an_untrusted_certificate_is_not_retried() -> None:
+    import ssl
+
+    error = no_answer(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    script = Script(error)
+    with pytest.raises(S3RequestError):
+        await make_retrier().run(script, Counters())
+    assert script.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "row"),
+    [
+        (ConnectionResetError(104, "Connection reset by peer"), "connection-failed"),
+        (TimeoutError(), "connection-failed"),
+        (ConnectionRefusedError(111, "Connection refused"), "connection-refused"),
+        (socket.gaierror(-2, "Name or service not known"), "host-unresolved"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "tls-untrusted"),
+    ],
+)
+def test_a_failure_without_an_answer_is_decided_by_its_row_of_the_table(
+    exc: BaseException, row: str
+) -> None:
+    """One table: the wire names the row, and both the retrier's verdict and the diagnosis a
+    person reads come from it; neither is derived from the other."""
+    from resilient_s3._diagnostics.codes import WITHOUT_ANSWER
+    from resilient_s3._resilience.retry import verdict_of
+
+    error = no_answer(exc)
+    assert getattr(error, "without_answer", None) == row
+    assert verdict_of(error) == WITHOUT_ANSWER[row].verdict
+    assert error.diagnosis is not None
+    assert error.diagnosis.retryable is WITHOUT_ANSWER[row].verdict.retryable
+
+
+async def test_the_retrier_does_not_read_the_diagnosis_back() -> None:
+    """A diagnosis is for people: replacing it (annotate re-diagnoses final failures) changes
+    nothing the retrier decides."""
     from resilient_s3._diagnostics.model import Cause, Diagnosis
 
-    error = S3RequestError(
-        "PutObject failed: network error: certificate verify failed",
-        diagnosis=Diagnosis(Cause.NETWORK, "the certificate could not be verified"),
-    )
-    script = Script(error)
+    reset = no_answer(ConnectionResetError(104, "Connection reset by peer"))
+    reset.diagnosis = Diagnosis(Cause.NETWORK, "said to be final", retryable=False)
+    script = Script(reset)
+    assert await make_retrier().run(script, Counters()) == "ok"
+    assert script.calls == 2
+
+    untrusted = no_answer(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    untrusted.diagnosis = Diagnosis(Cause.NETWORK, "said to be retryable", retryable=True)
+    script = Script(untrusted)
     with pytest.raises(S3RequestError):
         await make_retrier().run(script, Counters())
     assert script.calls == 1

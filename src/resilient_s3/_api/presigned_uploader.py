@@ -22,11 +22,12 @@ from .._config import UploadConfig
 from .._diagnostics.codes import Action
 from .._events import EventCallback, Events
 from .._exceptions import InvalidUploadError
-from .._limits import MiB, validate_key, validate_request_bucket
+from .._limits import validate_key, validate_request_bucket
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix
 from .._result import UploaderStats, UploadResult
 from .._s3.sender import Sender
+from .._s3.session import check_ca_bundle
 from .._types import BinaryReadable, ProgressCallback
 from .._upload.checksums import CHECKSUM_KINDS
 from .._upload.journal import Journal
@@ -36,9 +37,11 @@ from .._upload.source import FileSource, Source, StreamSource
 from .connection import annotate
 from .opening import OpenedOnFirstUse
 from .portal import Blocking
+from .presigner import PART_SIZE, SINGLE_PUT_LIMIT
 
-PRESIGNED_DEFAULTS = UploadConfig(multipart_threshold=100 * MiB, part_size=16 * MiB)
-"""A single PUT up to 100 MiB, then 16 MiB parts: few round trips to the backend for URLs."""
+PRESIGNED_DEFAULTS = UploadConfig(multipart_threshold=SINGLE_PUT_LIMIT, part_size=PART_SIZE)
+"""As :meth:`Presigner.presign_upload` cuts: a single PUT up to 100 MiB, then 16 MiB parts (few
+round trips to the backend for URLs)."""
 
 
 class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
@@ -85,6 +88,7 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> Pipeline:
         config = self.config
+        check_ca_bundle(self._verify)
         sender = Sender(
             max_connections=config.max_concurrency,
             connect_timeout=config.connect_timeout,

@@ -1,11 +1,14 @@
 """Presigning: a server with credentials lets a client without them upload.
 
 Every URL is signed with the credentials of one credential owner at the server's time (the
-offset learned when the presigner opens, and from any skew answer), so a signer whose clock is
-off still issues URLs S3 accepts. A URL never outlives its signing credentials: its lifetime is
-clamped to their expiry, and to AWS's 7 days, and the result says so. The control calls a
-client cannot make itself (create, list, complete, abort) go through the same transport and
-retrier as the uploaders'.
+offset read when the presigner opens and every hour after, and from any skew answer), so a
+signer whose clock is off still issues URLs S3 accepts. A URL never outlives its signing
+credentials: its lifetime is clamped to their expiry, and to AWS's 7 days, and the result says
+so. The control calls a client cannot make itself (create, list, complete, abort) go through the
+same transport and retrier as the uploaders'.
+
+Over 500 lines because it holds the async core and its blocking face, and one short method per
+request a client cannot sign for itself; they share the lifetime and clock rules above.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,8 +66,14 @@ PUT_EXPIRES = 900
 """A single PUT's URL lives 15 minutes by default."""
 PART_EXPIRES = 3600
 """A part's URL lives an hour by default (a part is at most 5 GiB)."""
+SERVER_TIME_RECHECK = 3600.0
+"""Seconds after which the server's time is read again, before the next URL is signed: a
+backend that only presigns makes no other request that would show its clock drifting."""
 PART_SIZE = 16 * MiB
 """Parts of presigned multipart uploads: fewer URLs to ask for than the uploaders' 8 MiB."""
+SINGLE_PUT_LIMIT = 100 * MiB
+"""Above it, a client uploads in parts (Uppy's default too): a part that fails is sent again,
+not the whole file, and no single URL must outlive the whole upload."""
 
 
 class AsyncPresigner(OpenedOnFirstUse[Connection]):
@@ -89,7 +99,8 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         super().__init__()
         check_endpoint_url(endpoint_url)
         self.server_clock_read = False
-        """Whether the server's Date was read when opening (else ``clock_offset`` is 0)."""
+        """Whether the server's Date was read (else ``clock_offset`` is 0)."""
+        self._clock_read_at = -SERVER_TIME_RECHECK
         self.config = config or UploadConfig()
         self._session = session
         self._credentials = credentials
@@ -144,6 +155,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         """A presigned URL is checked against the server's clock, later, by someone else: no
         answer will come back to correct it. So the server's time is read now, from the Date of
         any answer to an anonymous HEAD of the endpoint."""
+        self._clock_read_at = time.monotonic()
         try:
             answer = await transport.sender.exchange(
                 "HEAD",
@@ -185,17 +197,45 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         """A URL for one PUT of the whole object. ``headers`` in the result are exactly what
         the client must send (Content-Type, the checksum, ``extra_args`` such as metadata or
         SSE: all signed). ``checksum`` is (algorithm, base64 value) when the caller knows it:
-        S3 then refuses other bytes. Objects above 5 GiB need :meth:`create_multipart`."""
+        S3 then refuses other bytes. ``size`` signs the Content-Length: S3 then refuses a body
+        of any other length (how a backend holds a client to a size limit). Objects above
+        5 GiB need :meth:`create_multipart` (``resilient-s3 presign multipart``)."""
         self._check(bucket, key)
+        if size is not None and size < 0:
+            raise InvalidUploadError(f"size must be 0 or more bytes, not {size}")
         if size is not None and size > MAX_SINGLE_PUT_SIZE:
             raise InvalidUploadError(
                 f"a single PUT holds at most 5 GiB, this object has {format_size(size)}: "
-                "use create_multipart",
+                "presign a multipart upload (create_multipart, resilient-s3 presign multipart)",
                 bucket=bucket,
                 key=key,
             )
         args = _object_args(content_type, extra_args)
+        if size is not None:
+            args = {**args, "ContentLength": size}
         return await self._presign("PutObject", Where(bucket, key), args, checksum, expires_in)
+
+    async def presign_upload(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        *,
+        content_type: str | None = None,
+        extra_args: Mapping[str, Any] | None = None,
+        single_put_limit: int = SINGLE_PUT_LIMIT,
+    ) -> PresignedRequest | PresignedMultipart:
+        """What a client needs to upload ``size`` bytes, the way practice has it: up to
+        ``single_put_limit`` (100 MiB) one PUT whose URL lives 15 minutes, above it a
+        multipart upload with 16 MiB parts (more when 10,000 would not hold the file), every
+        part's URL living an hour."""
+        if size <= single_put_limit:
+            return await self.presign_put(
+                bucket, key, size=size, content_type=content_type, extra_args=extra_args
+            )
+        return await self.create_multipart(
+            bucket, key, size=size, content_type=content_type, extra_args=extra_args
+        )
 
     async def presign_post(
         self,
@@ -455,8 +495,9 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         self, bucket: str, origin: str, mode: UploadMode = "multipart", headers: Sequence[str] = ()
     ) -> CorsReport:
         """Whether a browser at ``origin`` can upload to ``bucket`` in ``mode`` (``"put"``,
-        ``"multipart"`` or ``"post"``), sending ``headers`` besides the signed ones: the bucket's
-        CORS rules read and checked (see :func:`resilient_s3.check_cors_rules`)."""
+        ``"multipart"``, ``"post"``, or ``"uppy"``: what stock Uppy sends), sending ``headers``
+        besides the signed ones: the bucket's CORS rules read as S3 reads them (see
+        :func:`resilient_s3.check_cors_rules`)."""
         validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
         try:
             answer = await self._control("GetBucketCors", Where(bucket, ""), Bucket=bucket)
@@ -586,6 +627,8 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             raise InvalidUploadError(
                 f"expires_in must be a whole number of seconds >= 1, not {asked!r}"
             )
+        if time.monotonic() - self._clock_read_at >= SERVER_TIME_RECHECK:
+            await self._learn_server_time(connection.transport)
         credentials, _ = await connection.owner.get()
         lifetime, clamped = asked, None
         if lifetime > MAX_EXPIRES:
@@ -679,6 +722,12 @@ class Presigner(Blocking):
     def presign_put(self, bucket: str, key: str, **options: Any) -> PresignedRequest:
         """See :meth:`AsyncPresigner.presign_put`."""
         return self._call(self._async.presign_put, bucket, key, **options)
+
+    def presign_upload(
+        self, bucket: str, key: str, size: int, **options: Any
+    ) -> PresignedRequest | PresignedMultipart:
+        """See :meth:`AsyncPresigner.presign_upload`."""
+        return self._call(self._async.presign_upload, bucket, key, size, **options)
 
     def presign_post(self, bucket: str, key: str | None = None, **options: Any) -> PresignedPost:
         """See :meth:`AsyncPresigner.presign_post`."""

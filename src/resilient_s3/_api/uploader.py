@@ -25,6 +25,7 @@ from .._events import EventCallback, Events
 from .._exceptions import DirectoryUploadError, InvalidUploadError, UploadError
 from .._limits import validate_key, validate_request_bucket
 from .._outcomes import DirectoryReport, FileOutcome
+from .._redact import remember_sse_c_key
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import RetryBudget
 from .._result import CleanupReport, UploaderStats, UploadResult
@@ -379,11 +380,13 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
                 bucket=bucket,
             )
         customer_key = args.get("SSECustomerKey")
-        if customer_key is not None and not isinstance(customer_key, bytes | str):
-            raise InvalidUploadError(
-                "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
-                bucket=bucket,
-            )
+        if customer_key is not None:
+            if not isinstance(customer_key, bytes | str):
+                raise InvalidUploadError(
+                    "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
+                    bucket=bucket,
+                )
+            remember_sse_c_key(customer_key)  # masked in every log line and message from now
         if not overwrite:
             args["IfNoneMatch"] = "*"
         return args

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._config import CHECKSUM_ALGORITHMS, UploadConfig
 from .._events import EventCallback
-from .._exceptions import InvalidUploadError, ObjectExistsError, UploadError
-from .._limits import MiB, parse_size
+from .._exceptions import InvalidUploadError, UploadError
+from .._limits import MAX_CONCURRENCY, MiB, parse_size, require_int, validate_part_size
 from .logs import logging_options
 from .output import failure_document, print_error, print_json
 
@@ -61,6 +61,44 @@ def size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def part_size(text: str) -> int:
+    """``--part-size``: a size S3 takes for a part, checked here so that the usage error names
+    the flag (the settings would name ``part_size``)."""
+    n = size(text)
+    _in_range(lambda: validate_part_size(n, name="a part"))
+    return n
+
+
+def concurrency(text: str) -> int:
+    """``--concurrency``: requests in flight, 1 to 1024."""
+    n = whole_number(text)
+    _in_range(lambda: require_int("requests in flight", n, 1, MAX_CONCURRENCY, in_bytes=False))
+    return n
+
+
+def attempts(text: str) -> int:
+    """``--max-attempts``: attempts per request, the first included; at least 1."""
+    n = whole_number(text)
+    _in_range(lambda: require_int("attempts", n, 1, None, in_bytes=False))
+    return n
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _in_range(check: Callable[[], None]) -> None:
+    """Run one of S3's limit checks (``_limits``) on an option's value: its refusal becomes a
+    usage error, which argparse prints after the flag's name and ends with exit status 2."""
+    try:
+        check()
+    except InvalidUploadError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = text.strip().lower()
@@ -99,14 +137,18 @@ def output_options(p: argparse.ArgumentParser, *, progress: bool = True) -> None
         "--json", action="store_true", help="JSON on standard output, and nothing else there"
     )
     if progress:
-        p.add_argument("--quiet", action="store_true", help="no progress display")
+        p.add_argument(
+            "--quiet",
+            action="store_true",
+            help="no progress display (put-dir: no line per file, the summary only)",
+        )
 
 
 def retry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    p.add_argument("--concurrency", type=concurrency, default=16, help="requests in flight (16)")
     p.add_argument(
         "--max-attempts",
-        type=int,
+        type=attempts,
         help="attempts per request (default: AWS_MAX_ATTEMPTS or the profile's max_attempts, "
         "else 10)",
     )
@@ -115,7 +157,9 @@ def retry_options(p: argparse.ArgumentParser) -> None:
 def upload_options(p: argparse.ArgumentParser) -> None:
     """How to upload: the options of put and put-dir."""
     retry_options(p)
-    p.add_argument("--part-size", type=size, default=8 * MiB, help="e.g. 8MiB (default)")
+    p.add_argument(
+        "--part-size", type=part_size, default=8 * MiB, help="5MiB to 5GiB; 8MiB by default"
+    )
     p.add_argument("--checksum", choices=CHECKSUM_ALGORITHMS, default="CRC64NVME")
     p.add_argument(
         "--no-overwrite", action="store_true", help="fail if the key exists (If-None-Match: *)"
@@ -156,9 +200,10 @@ def uploader(
     }
     if hasattr(args, "part_size"):
         options.update(part_size=args.part_size, checksum_algorithm=args.checksum)
-    attempts = getattr(args, "max_attempts", None) or _configured_attempts(configured)
-    if attempts:
-        options["max_attempts"] = attempts
+    given = getattr(args, "max_attempts", None)  # checked by argparse: at least 1
+    tries = given if given is not None else _configured_attempts(configured)
+    if tries is not None:
+        options["max_attempts"] = tries
     config = UploadConfig(**options)
     with contextlib.ExitStack() as stack:
         if getattr(args, "embedded", False):
@@ -184,28 +229,52 @@ def uploader(
 
 
 def _configured_attempts(session: Any) -> int | None:
-    """AWS_MAX_ATTEMPTS, or the profile's max_attempts: the AWS CLI's setting."""
+    """AWS_MAX_ATTEMPTS, or the profile's max_attempts: the AWS CLI's setting. A value that
+    cannot be one (0, -1, "lots") is refused in the setting's own name, not ignored."""
     try:
-        value = session.get_config_variable("max_attempts")
+        value = session.get_config_variable("max_attempts")  # botocore applies int()
+    except ValueError:
+        value = "not a number"
     except Exception:  # an unknown profile is reported when the uploader opens
         return None
-    return int(value) if value else None
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if "AWS_MAX_ATTEMPTS" in os.environ:
+        where, shown = "AWS_MAX_ATTEMPTS", os.environ["AWS_MAX_ATTEMPTS"]
+    else:
+        where, shown = "max_attempts in the AWS config", _profile_text(session, value)
+    raise InvalidUploadError(
+        f"{where} must be a whole number of at least 1, got {shown!r} (attempts per request; "
+        "--max-attempts overrides it)"
+    )
+
+
+def _profile_text(session: Any, value: object) -> str:
+    try:
+        return str(session.get_scoped_config().get("max_attempts", value))
+    except Exception:
+        return str(value)
 
 
 @contextlib.contextmanager
-def sigterm_ends_the_upload() -> Iterator[None]:
+def sigterm_ends_the_upload() -> Iterator[threading.Event]:
     """SIGTERM (systemd, ``docker stop``, a cancelled CI job) stops the upload the way a
-    process exit does: resumable multipart uploads are kept, the others aborted."""
+    process exit does: resumable multipart uploads are kept, the others aborted. The event
+    yielded is set when SIGTERM arrives, for what waits in other threads (standard input)."""
+    terminating = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield terminating
         return
 
     def terminate(signum: int, frame: object) -> None:
+        terminating.set()
         raise Terminated(EXIT_TERMINATED)
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        yield
+        yield terminating
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -215,12 +284,5 @@ def failed(exc: UploadError, *, as_json: bool = False) -> int:
     standard output as JSON with ``--json``); its exit status."""
     if as_json:
         print_json(failure_document(None, exc))
-    if isinstance(exc, ObjectExistsError):
-        print(
-            f"resilient-s3: s3://{exc.bucket}/{exc.key} exists; nothing was written "
-            "(--no-overwrite)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
     print_error(exc)
     return EXIT_USAGE if isinstance(exc, InvalidUploadError) else EXIT_FAILED

@@ -47,7 +47,10 @@ def add_parsers(sub: Any) -> None:
     checker.add_argument("target", type=s3_url, help="s3://bucket[/prefix]")
     checker.add_argument("--origin", help="check CORS for browser uploads from this origin")
     checker.add_argument(
-        "--mode", choices=("put", "multipart", "post"), default="multipart", help="for --origin"
+        "--mode",
+        choices=("put", "multipart", "post", "uppy"),
+        default="multipart",
+        help="for --origin",
     )
     checker.add_argument("--json", action="store_true", help="one JSON document on stdout")
     where_options(checker)

@@ -26,7 +26,8 @@ def logging_options(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--debug",
         action="store_true",
-        help="DEBUG for resilient-s3 and the AWS SDK's loggers (every request, every part)",
+        help="DEBUG for resilient-s3 and the AWS SDK's loggers: every HTTP request (its "
+        "operation, URL, status, time and headers, secrets masked), every part, every retry",
     )
     group.add_argument("--log-file", metavar="PATH", help="write the log here, not to stderr")
 

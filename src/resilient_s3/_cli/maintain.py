@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return failed(exc, as_json=args.json)
     if args.json:
         print_json(asdict(report))
-        return EXIT_OK
+        return EXIT_FAILED if report.failed else EXIT_OK
     verb = "would abort" if args.dry_run else "aborted"
     listed = report.would_abort if args.dry_run else report.aborted
     print(f"{verb} {len(listed)} stale multipart uploads below s3://{bucket}/{prefix}")

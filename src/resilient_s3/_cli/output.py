@@ -5,13 +5,14 @@ standard error with their diagnosis."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Any, TextIO
 
 from .._diagnostics.explain import render_diagnosis
 from .._diagnostics.words import human_bytes, human_seconds
-from .._exceptions import UploadError
+from .._exceptions import ObjectExistsError, UploadError
 from .._outcomes import DirectoryReport, FileOutcome
 from .._result import UploadResult
 
@@ -58,9 +59,23 @@ def report_document(report: DirectoryReport) -> dict[str, Any]:
 
 def print_json(value: Any, out: TextIO | None = None) -> None:
     """One compact JSON document on a line of its own."""
+    print_line(json.dumps(value, default=str), out)
+
+
+def print_line(text: str, out: TextIO | None = None) -> None:
+    """A line on standard output, flushed, so that it is read as it comes. When the reader
+    has gone (``put-dir ... | head``), the rest of the output is dropped, not the uploads."""
     stream = out or sys.stdout
-    stream.write(json.dumps(value, default=str) + "\n")
-    stream.flush()
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        try:  # what is still buffered, and every line after, goes nowhere, without an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 def uploaded_line(source: str, result: UploadResult) -> str:
@@ -79,6 +94,32 @@ def uploaded_line(source: str, result: UploadResult) -> str:
     if result.resumed_parts:
         line += f"; {result.resumed_parts} parts resumed"
     return line
+
+
+def file_line(outcome: FileOutcome, bucket: str) -> str:
+    """One file of ``put-dir`` as it finishes, on one line: uploaded, skipped or failed."""
+    path, url = shown(outcome.path), shown(f"s3://{bucket}/{outcome.key}")
+    if outcome.error is not None:
+        return f"failed {path} to {url}: {shown(failure_summary(outcome.error))}"
+    if outcome.result is None:
+        return f"skipped {path}: {url} is unchanged"
+    size = "1 byte" if outcome.size == 1 else human_bytes(outcome.size)
+    return f"uploaded {path} to {url} ({size})"
+
+
+def failure_summary(exc: UploadError) -> str:
+    """An error on one line: its diagnosis' summary when the cause is known, else what failed."""
+    if isinstance(exc, ObjectExistsError):
+        return "an object exists there; nothing was written (--no-overwrite)"
+    if exc.diagnosis is not None and exc.diagnosis.cause != "unknown":
+        return exc.diagnosis.summary.splitlines()[0]
+    return exc.message.splitlines()[0] if exc.message else type(exc).__name__
+
+
+def shown(text: str) -> str:
+    """A name as one printable line: control characters (a newline in a file name) and bytes
+    that are not UTF-8 are escaped, so one file is one line and printing cannot fail."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def directory_line(report: DirectoryReport, target: str) -> str:
@@ -100,6 +141,11 @@ def _seconds(elapsed: float) -> str:
 
 def error_lines(exc: UploadError, *, key: str | None = None) -> list[str]:
     """An error for standard error: what failed, then its diagnosis."""
+    if isinstance(exc, ObjectExistsError):  # in the flag's words, not overwrite=False's
+        return [
+            f"resilient-s3: s3://{exc.bucket}/{exc.key} exists; nothing was written "
+            "(--no-overwrite)"
+        ]
     where = f"{key}: " if key else ""
     first = str(exc).splitlines()[0]  # the message and where: bucket, key, upload id, part
     lines = [f"resilient-s3: {where}{first}"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import os
+import select
 import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .._api.blocking import ResilientUploader
 from .._exceptions import UploadError
@@ -34,9 +36,11 @@ from .common import (
 )
 from .output import (
     directory_line,
+    file_line,
     outcome_document,
     print_error,
     print_json,
+    print_line,
     report_document,
     result_document,
     uploaded_line,
@@ -68,9 +72,10 @@ def add_parsers(sub: Any) -> None:
         help="upload every file below a directory",
         description="Upload every regular file below a directory to the prefix plus its "
         "relative path; a prefix without a trailing / gets one, as with `aws s3 cp "
-        "--recursive`. Every file is attempted, through one concurrency bound; each failure "
-        "is reported with its diagnosis. --json prints one JSON line per file as it finishes, "
-        "then a summary line.",
+        "--recursive`. Every file is attempted, through one concurrency bound. A line per file "
+        "as it finishes (uploaded, skipped, or failed and why; none with --quiet), then a "
+        "summary; each failure's diagnosis on standard error. --json prints one JSON line per "
+        "file as it finishes, then a summary line.",
     )
     put_dir.add_argument("source", help="a directory")
     put_dir.add_argument("destination", type=s3_url, help="s3://bucket[/prefix/]")
@@ -122,8 +127,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             prefix if not prefix or prefix.endswith("/") else prefix + "/",
         )
     try:
-        with sigterm_ends_the_upload():
-            return _upload(args)
+        with sigterm_ends_the_upload() as terminating:
+            return _upload(args, terminating)
     except Terminated:
         return EXIT_TERMINATED
 
@@ -148,7 +153,7 @@ def _put_destination(
     return bucket, key
 
 
-def _upload(args: argparse.Namespace) -> int:
+def _upload(args: argparse.Namespace, terminating: threading.Event) -> int:
     target = f"s3://{getattr(args, 'bucket', '')}/{getattr(args, 'key', '')}"
     multipart = getattr(args, "part_size", None)
     display = Display(
@@ -160,7 +165,7 @@ def _upload(args: argparse.Namespace) -> int:
     try:
         with display, uploader(args, getattr(args, "bucket", None), display.on_event) as up:
             if args.command == "put":
-                result = _put(up, args, display)
+                result = _put(up, args, display, terminating)
                 display.close()
                 if args.json:
                     print_json(result_document(result))
@@ -181,15 +186,18 @@ def _upload(args: argparse.Namespace) -> int:
         return EXIT_TERMINATED
 
 
-def _put(up: ResilientUploader, args: argparse.Namespace, display: Display) -> UploadResult:
+def _put(
+    up: ResilientUploader, args: argparse.Namespace, display: Display, terminating: threading.Event
+) -> UploadResult:
     content_type = args.content_type
     if content_type is None and args.source != "-":
         content_type, _ = mimetypes.guess_type(args.source, strict=False)
     extra = {"ContentType": content_type} if content_type else None
     overwrite = not args.no_overwrite
     if args.source == "-":
+        stdin = _standard_input(terminating)
         return up.upload_fileobj(
-            sys.stdin.buffer, args.bucket, args.key, extra, display.on_progress, overwrite=overwrite
+            stdin, args.bucket, args.key, extra, display.on_progress, overwrite=overwrite
         )
     return up.upload_file(
         args.source, args.bucket, args.key, extra, display.on_progress, overwrite=overwrite
@@ -205,6 +213,10 @@ def _put_dir(up: ResilientUploader, args: argparse.Namespace, display: Display, 
         display.describe(f"{target} ({finished} files)")
         if args.json:
             print_json(outcome_document(outcome))
+        elif not args.quiet:
+            # On a terminal with the bars drawn, rich has standard output in hand while they
+            # are: a line printed goes above them, as the retry notes do.
+            print_line(file_line(outcome, args.bucket))
 
     extra = {"ContentType": args.content_type} if args.content_type else None
     report = up.upload_tree(
@@ -224,14 +236,57 @@ def _put_dir(up: ResilientUploader, args: argparse.Namespace, display: Display, 
     if args.json:
         print_json(report_document(report))
     else:
-        print(directory_line(report, target))
+        print_line(directory_line(report, target))
     for outcome in report.first_failures:
         assert outcome.error is not None
         print_error(outcome.error, key=outcome.key)
     if report.failed > len(report.first_failures):
         more = report.failed - len(report.first_failures)
-        print(f"resilient-s3: ... and {more} more failures (--json lists all)", file=sys.stderr)
+        listed = "--json gives every diagnosis" if args.quiet else "each named on standard output"
+        print(f"resilient-s3: ... and {more} more failures ({listed})", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+class _Pipe:
+    """Standard input as a pipe (or a terminal, or a socket), read without blocking SIGTERM.
+
+    A blocking read would hold the thread reading a part until the whole part had arrived:
+    when the program writing the pipe pauses, SIGTERM's abort of the multipart upload (a
+    pipe cannot be read again, so it is not kept) waited for it, and a supervisor's SIGKILL
+    (``docker stop`` after 10 s) left the upload open. Each read waits at most a tenth of a
+    second at a time and gives up once SIGTERM has arrived."""
+
+    def __init__(self, fd: int, terminating: threading.Event) -> None:
+        self._fd = fd
+        self._terminating = terminating
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        while not self._terminating.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 0.1)
+            if ready:
+                return os.readv(self._fd, [buffer])
+        raise InterruptedError("standard input was not read to its end: terminated (SIGTERM)")
+
+    def read(self, size: int = -1) -> bytes:
+        if size >= 0:
+            buffer = bytearray(size)
+            return bytes(buffer[: self.readinto(buffer)])
+        chunks = []
+        while chunk := self.read(1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _standard_input(terminating: threading.Event) -> IO[bytes] | _Pipe:
+    """``put -``'s source: a file redirected to standard input is read as it is (its size is
+    known, it never stalls); a pipe is read so that SIGTERM can end the upload at once."""
+    stdin = sys.stdin.buffer
+    if stdin.seekable():
+        return stdin
+    return _Pipe(stdin.fileno(), terminating)
 
 
 def _kept_text(kept: Sequence[Any]) -> str:

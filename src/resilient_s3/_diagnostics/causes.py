@@ -154,49 +154,77 @@ def throttled(case: Case, notes: Notes) -> None:
 
 def access_denied(case: Case, notes: Notes) -> None:
     """AWS's access-denied context: the principal, the action, the resource, the policy type
-    that refused, and whether a policy said Deny or none said Allow; without it, that S3 gave
-    no reason (another account, a VPC endpoint, an S3-compatible server), and the key that
-    signed."""
-    denial = read_denial(case.answer.message)
-    bucket = case.bucket
-    if denial is not None:
-        on = f" on {denial.resource}" if denial.resource else ""
-        how = (
-            f"an explicit Deny in a {denial.policy_type}"
-            if denial.explicit
-            else f"no {denial.policy_type} allows it"
-            if denial.policy_type
-            else "it is not allowed"
-        )
-        notes.summary = f"{denial.principal} may not {denial.action}{on}: {how}"
-        notes.evidence += [
-            f"principal: {denial.principal}",
-            f"action: {denial.action}",
-            *([f"resource: {denial.resource}"] if denial.resource else []),
-            f"policy type: {denial.policy_type or 'not named'} "
-            f"({'explicit deny' if denial.explicit else 'no Allow'})",
-        ]
-        specific = policy_fix(denial, bucket)
-        notes.fixes = [specific, *notes.fixes] if denial.is_kms else [specific]
-        if denial.is_kms and not denial.explicit:
-            notes.evidence.append(
-                "a KMS action: the bucket (or the upload) encrypts with SSE-KMS, and PutObject "
-                "needs kms:GenerateDataKey on its key"
-            )
+    that refused, and whether a policy said Deny or none said Allow."""
+    _read_context(case, notes)
+
+
+_PLAIN_DENIAL = re.compile(r"access denied\.?", re.IGNORECASE)
+"""What S3 says when it gives no reason (AWS ``Access Denied``, MinIO ``Access Denied.``)."""
+
+
+def permission_denied(case: Case, notes: Notes) -> None:
+    """AWS's access-denied context (the principal, the action, the resource, the policy type
+    that refused); without it, whether S3 gave a reason at all: a plain ``Access Denied``
+    (another account, a VPC endpoint, an S3-compatible server) gets the key that signed and
+    where to look, and a reason the table does not know is quoted, not taken for a missing
+    permission."""
+    if _read_context(case, notes):
         return
-    if case.answer.message and "access denied" not in case.answer.message.lower():
-        return  # a specific reason (object lock, a disabled account): the message says it
+    answer = case.answer
+    message = answer.message.strip()
+    if message and not _PLAIN_DENIAL.fullmatch(message):
+        if answer.code == "AccessDenied":
+            notes.summary = f"S3 refused the request for the reason it gives: {message}"
+            notes.fixes = [
+                "act on the reason in S3's message; it is not one this library knows (please "
+                "report it, with `resilient-s3 explain --json`)"
+            ]
+        return  # a code with its own rule (AllAccessDisabled): the rule says it
     notes.evidence.append(
         "S3 gave no reason: it names the policy only to callers of the bucket's own account "
         "or organization (not through VPC endpoints or to S3-compatible servers)"
     )
+    bucket = case.bucket
     key = case.signing.access_key if case.signing and case.signing.access_key else None
-    target = f"s3://{bucket}" if bucket else "the bucket"
     who = f"access key {key}" if key else "these credentials"
+    target = f"s3://{bucket}" if bucket else "the bucket"
     notes.fixes.append(f"check what {who} may do on {target}; the bucket policy may deny it")
     notes.fixes.append(
-        f"run `resilient-s3 doctor {target}/PREFIX`: it tries each permission an upload needs"
+        f"run `resilient-s3 doctor s3://{bucket or 'BUCKET'}/PREFIX`: it tries each permission "
+        "an upload needs"
     )
+
+
+def _read_context(case: Case, notes: Notes) -> bool:
+    """The access-denied context, when the message has one, as the summary, evidence and
+    fix; False when it has none."""
+    denial = read_denial(case.answer.message)
+    if denial is None:
+        return False
+    on = f" on {denial.resource}" if denial.resource else ""
+    how = (
+        f"an explicit Deny in a {denial.policy_type}"
+        if denial.explicit
+        else f"no {denial.policy_type} allows it"
+        if denial.policy_type
+        else "it is not allowed"
+    )
+    notes.summary = f"{denial.principal} may not {denial.action}{on}: {how}"
+    notes.evidence += [
+        f"principal: {denial.principal}",
+        f"action: {denial.action}",
+        *([f"resource: {denial.resource}"] if denial.resource else []),
+        f"policy type: {denial.policy_type or 'not named'} "
+        f"({'explicit deny' if denial.explicit else 'no Allow'})",
+    ]
+    specific = policy_fix(denial, case.bucket)
+    notes.fixes = [specific, *notes.fixes] if denial.is_kms else [specific]
+    if denial.is_kms and not denial.explicit:
+        notes.evidence.append(
+            "a KMS action: the bucket (or the upload) encrypts with SSE-KMS, and PutObject "
+            "needs kms:GenerateDataKey on its key"
+        )
+    return True
 
 
 def size_limit(case: Case, notes: Notes) -> None:

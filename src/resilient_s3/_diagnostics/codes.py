@@ -6,6 +6,9 @@ which fix) and :func:`resilient_s3.diagnose` (the cause, summary and fixes a per
 ``retryable`` is the classifier's verdict). The codes are the union of what AWS S3, MinIO and
 SeaweedFS answer; botocore's standard mode misses several (a bare 429, ExpiredToken,
 RequestTimeTooSkewed, BadDigest). Pure: no I/O, nothing else of the library imported.
+
+Over 500 lines because it is one table, a row per answer S3 gives, with its words for a person:
+split, the two decisions could drift apart again.
 """
 
 from __future__ import annotations
@@ -112,6 +115,33 @@ _KMS_DENIED = Rule(
     (
         "grant kms:GenerateDataKey (and kms:Decrypt, which multipart uploads need) on the key, "
         "in the key policy or the caller's IAM policy",
+    ),
+)
+_OBJECT_LOCKED = Rule(
+    Cause.OBJECT_LOCKED,
+    Action.FAIL,
+    "the object version is protected by Object Lock (a retention period or a legal hold): "
+    "S3 refuses to delete it, or to shorten or remove its retention",
+    (
+        "wait for its retain-until date, or remove its legal hold (s3:PutObjectLegalHold); "
+        "`aws s3api get-object-retention` and `get-object-legal-hold` show which applies",
+        "in GOVERNANCE mode, a caller allowed s3:BypassGovernanceRetention may send "
+        "x-amz-bypass-governance-retention: true; COMPLIANCE mode cannot be bypassed, not even "
+        "by the root user",
+        "to replace the object, upload it again: in a versioned bucket the upload adds a new "
+        "version and the locked one stays",
+    ),
+)
+_SSE_C = Rule(
+    Cause.SSE_C_KEY_MISMATCH,
+    Action.FAIL,
+    "the object (or the multipart upload) is encrypted with a customer-provided key (SSE-C), "
+    "and the request did not send that key",
+    (
+        "send the key it was encrypted with, on every request that reads it or adds a part: "
+        "extra_args SSECustomerAlgorithm='AES256' and SSECustomerKey (the same 32-byte key)",
+        "a key lost is data lost: S3 keeps no copy of it; an object can only be re-encrypted "
+        "with a new key by a copy that sends the old one (CopySourceSSECustomerKey)",
     ),
 )
 _PRECONDITION = Rule(
@@ -488,6 +518,11 @@ MESSAGES: tuple[tuple[str, str, Rule], ...] = (
             ("send the whole URL as the presigner made it (all its query parameters)",),
         ),
     ),
+    ("AccessDenied", "protected by object lock", _OBJECT_LOCKED),
+    ("AccessDenied", "customer provided keys must provide the correct secret key", _SSE_C),
+    ("InvalidRequest", "encryption parameters did not match the ones used originally", _SSE_C),
+    ("InvalidRequest", "must include the appropriate encryption parameters", _SSE_C),
+    ("InvalidRequest", "correct parameters must be provided to retrieve the object", _SSE_C),
     ("AccessDenied", "kms:", _KMS_DENIED),
     (
         "AccessDenied",

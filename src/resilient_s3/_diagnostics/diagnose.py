@@ -39,7 +39,7 @@ REFINERS: dict[Cause, Refiner] = {
     Cause.INVALID_ACCESS_KEY: causes.unknown_access_key,
     Cause.REGION_MISMATCH: causes.region_mismatch,
     Cause.THROTTLED: causes.throttled,
-    Cause.PERMISSION_DENIED: causes.access_denied,
+    Cause.PERMISSION_DENIED: causes.permission_denied,
     Cause.EXPLICIT_DENY: causes.access_denied,
     Cause.KMS_DENIED: causes.access_denied,
     Cause.ENTITY_TOO_LARGE: causes.size_limit,

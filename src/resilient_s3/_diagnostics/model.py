@@ -53,6 +53,12 @@ class Cause(StrEnum):
     """The KMS key does not exist (here), is disabled, or is pending deletion."""
     PRESIGNED_URL_INVALID = "presigned-url-invalid"
     """A presigned URL is malformed: parameters missing, a lifetime above 7 days."""
+    OBJECT_LOCKED = "object-locked"
+    """The object version is protected by Object Lock (a retention period or a legal hold):
+    S3 refuses to delete it or to shorten its retention."""
+    SSE_C_KEY_MISMATCH = "sse-c-key-mismatch"
+    """The object (or the multipart upload) is encrypted with a customer-provided key (SSE-C),
+    and the request did not send that key."""
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:

@@ -122,7 +122,9 @@ class SentRequest:
     ) -> CanonicalRequest | None:
         """The canonical request this request's signature covers, with the signed headers'
         ``values`` (and ``method`` when the request's own is unknown, as for a URL alone);
-        None when the method or the signed header names are unknown."""
+        None when the method or the signed header names are unknown. A signed header whose
+        value is not in ``values`` is left blank: :meth:`unknown_values` names them, and
+        their lines say nothing of what was signed."""
         signing = self.signing
         method = self.method or method
         if method is None or signing is None or not signing.signed_headers:
@@ -135,6 +137,15 @@ class SentRequest:
             payload = self.sent.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
         text, _ = canonical_request(method, self._path, self._query, headers, payload)
         return CanonicalRequest.parse(text)
+
+    def unknown_values(self, values: Mapping[str, str]) -> tuple[str, ...]:
+        """The signed headers whose values are not in ``values``: a presigned URL names the
+        headers its signature covers, never their values (the ``Content-Type`` given when
+        presigning, for one), so a URL alone leaves them unknown."""
+        signing = self.signing
+        if signing is None:
+            return ()
+        return tuple(n for n in signing.signed_headers if n != "host" and n not in values)
 
 
 def _signing_of(url: str, headers: Mapping[str, str]) -> Signing | None:

@@ -14,16 +14,19 @@ def signature_mismatch(case: Case, notes: Notes) -> None:
     """The canonical request S3 computed (``CanonicalRequest``) against the one the client
     signed, line by line: a header that differs is named with both values; a path or query
     that differs means encoding; the payload line means the payload-hash mode; when all are
-    equal, the string to sign (time, scope); when that is equal too, the secret key. Without
-    S3's canonical request, the header values that were signed against those sent."""
+    equal, the string to sign (time, scope); when that is equal too, the secret key. A signed
+    header whose value is unknown (a presigned URL names its signed headers, not their values)
+    is shown as S3 received it, the other lines still compared. Without S3's canonical
+    request, the header values that were signed against those sent."""
     request, elements = case.request, case.answer.elements
     server = CanonicalRequest.parse(elements.get("CanonicalRequest", ""))
     if request is not None and request.signing is not None and request.signing.version == "sigv2":
         notes.evidence.append("the request was signed with SigV2")
     if request is not None and server is not None:
-        client = request.canonical({**request.sent, **request.signed_values}, server.method)
+        values = {**request.sent, **request.signed_values}
+        client = request.canonical(values, server.method)
         if client is not None:
-            _diff_canonical(client, server, case, notes)
+            _diff_canonical(client, server, case, notes, request.unknown_values(values))
             return
     if request is not None and request.signed_values and _diff_sent(request, notes):
         return
@@ -51,9 +54,16 @@ def signature_mismatch(case: Case, notes: Notes) -> None:
 
 
 def _diff_canonical(
-    client: CanonicalRequest, server: CanonicalRequest, case: Case, notes: Notes
+    client: CanonicalRequest,
+    server: CanonicalRequest,
+    case: Case,
+    notes: Notes,
+    unknown: tuple[str, ...] = (),
 ) -> None:
+    """``unknown``: the signed headers whose values the client's side does not know (their
+    lines in ``client`` are blank, so they are not compared)."""
     findings: list[tuple[str, str, str]] = []  # (evidence, summary, fix)
+    unknowns: list[tuple[str, str | None]] = []  # (header, the value S3 received)
     if client.method != server.method:
         findings.append(
             (
@@ -65,7 +75,9 @@ def _diff_canonical(
     signed, received = dict(client.headers), dict(server.headers)
     for name in sorted(set(signed) | set(received)):
         mine, theirs = signed.get(name), received.get(name)
-        if mine != theirs:
+        if name in unknown:
+            unknowns.append((name, theirs))
+        elif mine != theirs:
             findings.append(
                 (
                     f"header {name}: signed {shown(mine)}, S3 received {shown(theirs)}",
@@ -75,6 +87,15 @@ def _diff_canonical(
                     else f"do not send {title(name)}, or sign it",
                 )
             )
+    if client.signed_headers != server.signed_headers:
+        findings.append(
+            (
+                f"signed headers: signed {client.signed_headers}, S3 used {server.signed_headers}",
+                "the list of signed headers differs from the one S3 used",
+                "send the signed header list (X-Amz-SignedHeaders, or SignedHeaders in the "
+                "Authorization header) unchanged, and every header it names",
+            )
+        )
     if client.path != server.path:
         findings.append(
             (
@@ -101,33 +122,83 @@ def _diff_canonical(
                 "signed (presigned URLs are UNSIGNED-PAYLOAD)",
             )
         )
+    signing = case.signing
+    presigned = signing is not None and signing.presigned
+    where = "not in the URL" if presigned else "not among the request headers given"
+    notes.evidence += [f[0] for f in findings]
+    notes.evidence += [
+        f"header {name}: S3 received {shown(theirs)}; the value signed is {where}"
+        for name, theirs in unknowns
+    ]
+    fixes = [f[2] for f in findings] + ([_send_as_signed(unknowns, presigned)] if unknowns else [])
     if findings:
         notes.summary = findings[0][1]
-        notes.evidence += [finding[0] for finding in findings]
-        for fix in reversed([finding[2] for finding in findings]):
-            notes.first(fix)
+        _first(notes, fixes)
         return
-    notes.evidence.append("the canonical request S3 computed is the one that was signed")
-    signing = case.signing
+    notes.evidence.append(
+        "the other lines of the canonical request (method, path, query, signed headers, "
+        "payload hash) are the ones signed"
+        if unknowns
+        else "the canonical request S3 computed is the one that was signed"
+    )
     theirs = case.answer.elements.get("StringToSign")
     if signing is not None and signing.timestamp and signing.scope and theirs:
         mine = string_to_sign(signing.timestamp, signing.scope, client.text)
+        # The first three lines (algorithm, time, scope) only: the last is the hash of a
+        # canonical request whose unknown values are blank.
         if mine.split("\n")[:3] != theirs.split("\n")[:3]:
             notes.evidence.append(
                 f"string to sign: signed {mine.splitlines()[1:3]}, S3 used "
                 f"{theirs.splitlines()[1:3]}"
             )
             notes.summary = "the request time or the credential scope differs from the signed one"
-            notes.first("sign with the X-Amz-Date and scope (date/region/s3) that are sent")
+            _first(
+                notes, ["sign with the X-Amz-Date and scope (date/region/s3) that are sent", *fixes]
+            )
             return
         notes.evidence.append("the string to sign is the same on both sides")
     key = f" of access key {signing.access_key}" if signing and signing.access_key else ""
-    notes.summary = f"the secret access key{key} is wrong: everything else that was signed matches"
-    notes.first(
+    secret = (
         f"use the secret key that belongs to the access key id{key} (check "
         "AWS_SECRET_ACCESS_KEY and the profile; a secret copied with a trailing space or "
         "newline fails this way)"
     )
+    if unknowns:
+        # The values S3 received may be the ones signed (then the key is wrong) or not: the
+        # URL cannot tell, and a header sent otherwise than signed is the usual cause.
+        got = "; ".join(f"{title(name)} {shown(value)}" for name, value in unknowns)
+        one = len(unknowns) == 1
+        notes.summary = (
+            f"S3 received {got}; the value{'' if one else 's'} signed "
+            f"{'is' if one else 'are'} {where}, and the request must carry exactly "
+            f"{'that value' if one else 'those values'} (everything else that was signed "
+            "matches)"
+        )
+        same = "that is the value" if one else "those are the values"
+        _first(notes, [fixes[0], f"if {same} that {'was' if one else 'were'} signed: {secret}"])
+        return
+    notes.summary = f"the secret access key{key} is wrong: everything else that was signed matches"
+    notes.first(secret)
+
+
+def _send_as_signed(unknowns: list[tuple[str, str | None]], presigned: bool) -> str:
+    names = " and ".join(title(name) for name, _ in unknowns)
+    received = "; ".join(f"{title(name)} {shown(value)}" for name, value in unknowns)
+    if presigned:
+        return (
+            f"send exactly the {names} the presigner returned with the URL (the {names} "
+            f"given when presigning), not another value: S3 received {received}"
+        )
+    return (
+        f"send exactly the {names} that were signed: S3 received {received} (pass the "
+        "request's headers to diagnose() to compare them)"
+    )
+
+
+def _first(notes: Notes, fixes: list[str]) -> None:
+    """``fixes``, in their order, before the code table's."""
+    for fix in reversed(fixes):
+        notes.first(fix)
 
 
 def _diff_sent(request: SentRequest, notes: Notes) -> bool:

@@ -3,8 +3,10 @@ classified failure calls for, as strategies (fresh credentials, the server's clo
 part, a renewed presigned URL).
 
 Each request (a part, a PUT, a control call) is retried on its own: one bad part never restarts
-an upload. The loop is tenacity's; what to retry is decided by the code table's
-:func:`classify` only; how to fix it, by the :class:`Fix` registered for the verdict's action.
+an upload. The loop is tenacity's; what to retry is decided by the code table only
+(:func:`verdict_of`: :func:`classify` for an answer, the ``WITHOUT_ANSWER`` row the wire named
+for a failure without one); how to fix it, by the :class:`Fix` registered for the verdict's
+action.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from tenacity.wait import wait_base
 
 from .._auth.clock import ServerClock
 from .._auth.credentials import CredentialOwner
-from .._diagnostics.codes import Action, Verdict, classify
+from .._diagnostics.codes import WITHOUT_ANSWER, Action, Verdict, classify
 from .._events import NO_EVENTS, EventKind, Events
 from .._exceptions import RetriesExhaustedError, S3RequestError
+from .._s3.errors import NoAnswerError
 from .concurrency import AdaptiveLimiter
 
 T = TypeVar("T")
@@ -286,10 +289,7 @@ class Retrier:
         exc = outcome.exception() if outcome is not None else None
         if not isinstance(exc, S3RequestError):
             return False
-        # A failure without an answer is a network one; retryable unless its diagnosis says
-        # otherwise (an untrusted certificate).
-        network = exc.status is None and (exc.diagnosis is None or exc.diagnosis.retryable)
-        verdict = classify(exc.code, exc.status, message=exc.message, network=network)
+        verdict = verdict_of(exc)
         state.verdict, state.error, state.retry_after = verdict, exc, exc.retry_after
         state.attempts = retry_state.attempt_number
         if verdict.action is Action.FAIL:
@@ -327,6 +327,15 @@ class Retrier:
             return False
         state.pending = fix
         return True
+
+
+def verdict_of(error: S3RequestError) -> Verdict:
+    """The code table's verdict for a failed request: a failure without an answer by the row
+    of ``WITHOUT_ANSWER`` the wire named for it (an untrusted certificate fails, a reset is
+    retried), an answer by :func:`classify`."""
+    if isinstance(error, NoAnswerError):
+        return WITHOUT_ANSWER[error.without_answer].verdict
+    return classify(error.code, error.status, message=error.message, network=error.status is None)
 
 
 def _count_retry(counters: Counters, events: Events) -> Callable[[RetryCallState], None]:

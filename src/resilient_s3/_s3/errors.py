@@ -40,7 +40,10 @@ def check_endpoint_url(endpoint_url: str | None) -> None:
     """Refuse an endpoint URL botocore would refuse later, or misread: a scheme and a host."""
     if endpoint_url is None:
         return
-    parts = urlsplit(endpoint_url) if isinstance(endpoint_url, str) else None
+    try:
+        parts = urlsplit(endpoint_url) if isinstance(endpoint_url, str) else None
+    except ValueError:  # e.g. "Invalid IPv6 URL" for http://[::1
+        parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         shown = endpoint_url if isinstance(endpoint_url, str) else type(endpoint_url).__name__
         raise InvalidUploadError(
@@ -169,33 +172,46 @@ def http_error(
     return error
 
 
+class NoAnswerError(S3RequestError):
+    """A request that got no answer (``status`` is None). ``without_answer`` is its row of the
+    code table's ``WITHOUT_ANSWER``: the retrier's verdict and the diagnosis both come from
+    that one row, so neither is read back from the other."""
+
+    def __init__(
+        self, message: str, *, without_answer: str = "connection-failed", **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.without_answer = without_answer
+
+
 def network_error(
     exc: BaseException, where: Where, operation: str, endpoint: str = ""
-) -> S3RequestError:
+) -> NoAnswerError:
     """A request that got no answer: refused, unresolvable, reset, timed out, bad TLS."""
     detail = str(exc) or type(exc).__name__
-    place = urlsplit(endpoint).netloc or "the endpoint"
+    try:
+        place = urlsplit(endpoint).netloc or "the endpoint"
+    except ValueError:
+        place = "the endpoint"
     refused = in_chain(exc, ConnectionRefusedError)
     unresolved = in_chain(exc, socket.gaierror)
+    summary = None
     if certificate_refused(exc):
-        diagnosis = WITHOUT_ANSWER["tls-untrusted"].diagnosis(detail)
+        kind = "tls-untrusted"
     elif refused:
-        diagnosis = WITHOUT_ANSWER["connection-refused"].diagnosis(
-            detail, summary=f"nothing accepts connections at {place}"
-        )
+        kind, summary = "connection-refused", f"nothing accepts connections at {place}"
     elif unresolved:
-        diagnosis = WITHOUT_ANSWER["host-unresolved"].diagnosis(
-            detail, summary=f"the host name of {place} cannot be resolved"
-        )
+        kind, summary = "host-unresolved", f"the host name of {place} cannot be resolved"
     else:
-        diagnosis = WITHOUT_ANSWER["connection-failed"].diagnosis(detail)
-    error = S3RequestError(
+        kind = "connection-failed"
+    error = NoAnswerError(
         f"{operation} failed: network error: {detail}",
+        without_answer=kind,
         bucket=where.bucket,
         key=where.key,
         upload_id=where.upload_id,
         part_number=where.part_number,
-        diagnosis=diagnosis,
+        diagnosis=WITHOUT_ANSWER[kind].diagnosis(detail, summary=summary),
         last_exception=exc,
     )
     error.unreachable = refused or unresolved

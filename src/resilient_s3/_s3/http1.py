@@ -222,14 +222,17 @@ class _Connection:
     async def _read_exactly(self, n: int) -> bytes:
         while self._end - self._start < n:
             if self._end == len(self._buffer) and self._start == 0:
-                # The answer is larger than the buffer: S3 answers to PUTs never are, but be safe.
-                self._buffer.extend(bytes(len(self._buffer)))
-                self._view = memoryview(self._buffer)
+                self._grow()  # a large answer: ListParts of a few hundred parts
             if await self._fill() == 0:
                 raise ConnectionResetError("the connection closed inside an answer")
         data = bytes(self._view[self._start : self._start + n])
         self._start += n
         return data
+
+    def _grow(self) -> None:
+        self._view.release()  # a bytearray with an exported view cannot be resized
+        self._buffer.extend(bytes(len(self._buffer)))
+        self._view = memoryview(self._buffer)
 
     async def _read_line(self) -> bytes:
         while (found := self._buffer.find(b"\r\n", self._start, self._end)) < 0:
@@ -251,8 +254,7 @@ class _Connection:
     async def _read_to_close(self) -> bytes:
         while await self._fill():
             if self._end == len(self._buffer):
-                self._buffer.extend(bytes(len(self._buffer)))
-                self._view = memoryview(self._buffer)
+                self._grow()
         data = bytes(self._view[self._start : self._end])
         self._start = self._end
         return data

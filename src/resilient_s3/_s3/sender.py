@@ -1,10 +1,12 @@
 """Sending a built request and reading its answer: the lean HTTP/1.1 client over plain http,
 aiohttp over https. Network failures become S3RequestErrors here; what the answer means is
-the caller's to decide."""
+the caller's to decide. At DEBUG, each exchange is logged, its secrets masked."""
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -12,6 +14,7 @@ import aiohttp
 import anyio
 from yarl import URL
 
+from .._redact import redact_headers, redact_text, redact_url
 from .._version import __version__
 from .errors import Where, network_error
 from .http1 import Answer, Body, Http1Client, Payload, body_length
@@ -19,6 +22,8 @@ from .http1 import Answer, Body, Http1Client, Payload, body_length
 SEND_CHUNK = 256 * 1024
 """Bytes handed to aiohttp at a time (https)."""
 USER_AGENT = f"resilient-s3/{__version__}"
+
+logger = logging.getLogger("resilient_s3")
 
 
 class Sender:
@@ -67,16 +72,25 @@ class Sender:
         """Send a signed request; its answer, whatever the status. Network failures become
         S3RequestErrors here."""
         timeout = self.attempt_timeout(body_length(body))
+        # The hot path: with DEBUG off, this check is all the logging costs.
+        started = time.perf_counter() if logger.isEnabledFor(logging.DEBUG) else None
         try:
             if self._lean(url):
-                return await self._http1.request(
+                answer = await self._http1.request(
                     method, url, headers, body, on_sent, time_limit=timeout
                 )
-            return await self._send_https(method, url, headers, body, on_sent, timeout)
+            else:
+                answer = await self._send_https(method, url, headers, body, on_sent, timeout)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if started is not None:
+                outcome = redact_text(f"no answer ({type(exc).__name__}: {exc})")
+                _log_exchange(operation, method, url, headers, outcome, started)
             error = network_error(exc, where, operation, url)
             error.credential_generation = generation
             raise error from exc
+        if started is not None:
+            _log_exchange(operation, method, url, headers, str(answer.status), started)
+        return answer
 
     @staticmethod
     def _lean(url: str) -> bool:
@@ -117,6 +131,26 @@ class Sender:
                 answer_body = await response.read()
                 answer_headers = {k.lower(): v for k, v in response.headers.items()}
                 return Answer(response.status, answer_headers, answer_body)
+
+
+def _log_exchange(
+    operation: str,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    outcome: str,
+    started: float,
+) -> None:
+    """One DEBUG record for an HTTP exchange, its URL's and headers' secrets masked."""
+    logger.debug(
+        "HTTP %s: %s %s -> %s in %.3f s; request headers %s",
+        operation,
+        method,
+        redact_url(url),
+        outcome,
+        time.perf_counter() - started,
+        redact_headers(headers),
+    )
 
 
 async def _chunks(

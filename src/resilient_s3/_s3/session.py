@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ import botocore
 import botocore.session
 from botocore.config import Config
 
+from .._diagnostics.codes import WITHOUT_ANSWER
 from .._exceptions import InvalidUploadError, UploadError
 from .errors import session_error
 
@@ -106,11 +108,60 @@ def make_client(resolved: ResolvedSession, settings: SessionSettings, *, timeout
             # profile's endpoint_url): a custom server, addressed as one passed explicitly.
             explicit = dataclasses.replace(settings, endpoint_url=configured)
             client = _client(session, region or "us-east-1", explicit, timeouts)
-        return client
     except UploadError:
         raise
     except Exception as exc:
         raise session_error(exc) from exc
+    if str(client.meta.endpoint_url).lower().startswith("https://"):
+        # Over http no bundle is read: botocore ignores AWS_CA_BUNDLE there too.
+        if settings.verify is not None:
+            check_ca_bundle(settings.verify)
+        else:
+            check_ca_bundle(resolved.ca_bundle, named="AWS_CA_BUNDLE or the profile's ca_bundle")
+    return client
+
+
+def check_ca_bundle(verify: bool | str | None, *, named: str = "verify=") -> None:
+    """Refuse a CA bundle that cannot be loaded (``named`` is where it was given), before any
+    request: a missing file would otherwise fail every TLS connection, and look like a network
+    fault worth retrying."""
+    if not isinstance(verify, str):
+        return  # True, False or None: the default trust store, or no verification
+    problem = _unusable_ca_bundle(verify)
+    if problem is not None:
+        # The table's row for a refused configuration; its fixes name the profile and the
+        # endpoint, this one's is the bundle.
+        diagnosis = WITHOUT_ANSWER["session-invalid"].diagnosis(
+            f"CA bundle ({named}): {verify}", summary=f"the CA bundle {problem}"
+        )
+        raise InvalidUploadError(
+            f"the CA bundle {verify!r} ({named}) {problem}; pass the path of a PEM file of CA "
+            "certificates",
+            diagnosis=dataclasses.replace(diagnosis, fixes=(_CA_BUNDLE_FIX,)),
+        )
+
+
+_CA_BUNDLE_FIX = (
+    "pass verify= (the CLI: set AWS_CA_BUNDLE) the path of a PEM file of the CA certificates "
+    "to trust, or leave both unset for the default trust store"
+)
+
+
+def _unusable_ca_bundle(path: str) -> str | None:
+    """What is wrong with ``path`` as a CA bundle (what ``ssl`` would refuse, cheaply: the
+    file is not parsed), or None."""
+    if not os.path.exists(path):
+        return "does not exist"
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if b"CERTIFICATE-----" not in data:
+        return "holds no PEM certificate"
+    return None
 
 
 def _client(session: Any, region: str | None, settings: SessionSettings, timeouts: Any) -> Any:

@@ -192,6 +192,33 @@ class Commit:
             return None
         return head
 
+    async def confirm_put(
+        self,
+        where: Where,
+        args: Mapping[str, Any],
+        token: str,
+        size: int,
+        digest: PartDigest,
+        counters: Counters,
+    ) -> StoredBody | None:
+        """A conditional PUT refused on retry by its own first attempt (whose answer was lost):
+        what the object holds, if it carries this PUT's token and size, else None. Its checksum
+        is the one HeadObject reports, None if it reports none (then nothing confirmed it);
+        IntegrityError if it reports another than was sent."""
+        head = await self.confirm(where, args, token, size, None, counters)
+        if head is None:
+            return None
+        reported = head.get(self._kind.param)
+        sent = digest.checksum_b64
+        if reported is not None and not same_checksum(reported, sent):
+            raise IntegrityError(
+                f"HeadObject reports {self._kind.algorithm} {reported} for the object this PUT "
+                f"wrote, sent {sent}",
+                bucket=where.bucket,
+                key=where.key,
+            )
+        return StoredBody(head.get("ETag", ""), head.get("VersionId"), reported)
+
     async def head(
         self, where: Where, args: Mapping[str, Any], counters: Counters
     ) -> dict[str, Any] | None:

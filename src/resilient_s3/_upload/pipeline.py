@@ -9,6 +9,9 @@ worker thread (it is read again as it is sent), a stream's part into a pooled bu
 ``max_concurrency + 2`` exist), so memory is independent of the object's size. Every request
 goes through the retrier; the backend decides where it goes (S3, or presigned URLs). The
 multipart upload is aborted, shielded from cancellation, whenever it does not complete.
+
+About 510 lines: the single PUT and the multipart flow share their checks of the source and
+the answer; the commit protocol and the resume are in their own modules.
 """
 
 from __future__ import annotations
@@ -219,12 +222,12 @@ class Pipeline:
         except S3RequestError as exc:
             if token is None or exc.code != "PreconditionFailed" or exc.attempts < 2:
                 raise
-            head = await self.commit.confirm(
-                where, request.extra_args, token, body.length, None, counters
+            landed = await self.commit.confirm_put(
+                where, request.extra_args, token, body.length, digest, counters
             )
-            if head is None:
+            if landed is None:
                 raise
-            stored = StoredBody(head.get("ETag", ""), head.get("VersionId"), digest.checksum_b64)
+            stored = landed
         self._check_echo(stored, digest, where)
         progress.finished()
         confirmed = stored.checksum is not None
