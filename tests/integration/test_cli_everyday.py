@@ -73,13 +73,21 @@ def test_a_terminal_shows_percentage_rate_and_time_left(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     write_random(tmp_path / "big.bin", 40 * MiB)
-    with ChaosProxy(s3_server.endpoint_url, bandwidth=12 * MiB) as proxy:
+    throttled = Fault(FaultKind.SLOWDOWN, 1.0, {"UploadPart"}, limit=1)
+    with ChaosProxy(s3_server.endpoint_url, bandwidth=12 * MiB, faults=[throttled]) as proxy:
         argv = [*CLI, "put", str(tmp_path / "big.bin"), f"s3://{s3_bucket}/big.bin"]
         code, screen = run_in_terminal(
             [*argv, "--endpoint-url", proxy.endpoint_url], aws_env(s3_server)
         )
+        injected = proxy.stats.faults_by_operation.get(("UploadPart", "slowdown"), 0)
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
     assert code == 0, plain[-2000:]
+    assert injected == 1
+    # The retry, on a line of its own above the bars (the summary's "retried: throttled 1"
+    # does not count).
+    notes = [line.strip() for line in plain.splitlines() if "retrying in" in line]
+    retry_line = re.compile(r"part [1-5] throttled, retrying in \d+\.\d s")
+    assert any(retry_line.fullmatch(note) for note in notes), plain[-2000:]
     assert re.search(r"\b\d{1,2}%", plain), plain[-2000:]  # a percentage below 100
     assert "100%" in plain
     assert re.search(r"\d+\.\d MiB/s", plain)  # the rate
