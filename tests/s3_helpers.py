@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,45 @@ def client_error(
     response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()}}
     parsed = parser.parse({**response, "body": body}, model.operation_model(operation).output_shape)
     return botocore.exceptions.ClientError(parsed, operation)
+
+
+def cli_env(server: S3Server, **more: str) -> dict[str, str]:
+    """The environment of a person using the AWS CLI's variables for ``server``, and nothing
+    else of AWS (no config or credentials files), plus ``more``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=server.access_key,
+        AWS_SECRET_ACCESS_KEY=server.secret_key,
+        AWS_DEFAULT_REGION=server.region,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    env.update(more)
+    return env
+
+
+def send(method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
+    """A plain HTTP request, no SDK anywhere: (status, headers, body), errors included."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def form(fields: dict[str, str], data: bytes, filename: str = "f") -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser builds it: the fields, then the file; and its
+    Content-Type."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+        out.write(f"{value}\r\n".encode())
+    disposition = f'Content-Disposition: form-data; name="file"; filename="{filename}"'
+    out.write(f"--{boundary}\r\n{disposition}\r\n\r\n".encode())
+    out.write(data + f"\r\n--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def installed(program: str, package: str) -> str | None:

@@ -4,7 +4,6 @@ is not there, a malformed endpoint, and a server whose answer to a conditional P
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,25 +15,11 @@ import pytest
 
 from resilient_s3 import AsyncResilientUploader, IntegrityError, InvalidUploadError, UploadEvent
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
-from s3_helpers import Wrapped, admin_session, stored_sha256, write_random
+from s3_helpers import Wrapped, admin_session, cli_env, stored_sha256, write_random
 
 CLI = [sys.executable, "-m", "resilient_s3"]
 MISSING = "/nonexistent/ca.pem"
 EXIT_USAGE = 2
-
-
-def cli_env(server: S3Server, **more: str) -> dict[str, str]:
-    """The environment of a person using the AWS CLI's variables, and nothing else of AWS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key,
-        AWS_DEFAULT_REGION=server.region,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.update(more)
-    return env
 
 
 @pytest.fixture(scope="module")

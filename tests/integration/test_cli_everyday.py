@@ -18,23 +18,10 @@ import pytest
 
 from resilient_s3._cli import main
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
-from s3_helpers import open_uploads, write_random
+from s3_helpers import cli_env, open_uploads, write_random
 
 MiB = 1024 * 1024
 CLI = [sys.executable, "-m", "resilient_s3"]
-
-
-def aws_env(server: S3Server, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key,
-        AWS_DEFAULT_REGION=server.region,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.update(more)
-    return env
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -77,7 +64,7 @@ def test_a_terminal_shows_percentage_rate_and_time_left(
     with ChaosProxy(s3_server.endpoint_url, bandwidth=12 * MiB, faults=[throttled]) as proxy:
         argv = [*CLI, "put", str(tmp_path / "big.bin"), f"s3://{s3_bucket}/big.bin"]
         code, screen = run_in_terminal(
-            [*argv, "--endpoint-url", proxy.endpoint_url], aws_env(s3_server)
+            [*argv, "--endpoint-url", proxy.endpoint_url], cli_env(s3_server)
         )
         injected = proxy.stats.faults_by_operation.get(("UploadPart", "slowdown"), 0)
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
@@ -103,7 +90,7 @@ def test_no_progress_when_output_is_not_a_terminal(
     argv = [*CLI, "put", str(tmp_path / "f"), f"s3://{s3_bucket}/f"]
     done = subprocess.run(
         [*argv, "--endpoint-url", s3_server.endpoint_url, "--json"],
-        env=aws_env(s3_server),
+        env=cli_env(s3_server),
         capture_output=True,
         text=True,
         timeout=120,
@@ -127,7 +114,7 @@ def test_put_dir_filters_guesses_content_types_and_skips_what_is_unchanged(
     argv = [*CLI, "put-dir", str(site), f"s3://{s3_bucket}/www", "--json"]
     argv += ["--endpoint-url", s3_server.endpoint_url, "--exclude", "*.tmp"]
 
-    first = subprocess.run(argv, env=aws_env(s3_server), capture_output=True, text=True)
+    first = subprocess.run(argv, env=cli_env(s3_server), capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     *files, summary = json_lines(first.stdout)
     assert summary["uploaded"] == 4
@@ -145,7 +132,7 @@ def test_put_dir_filters_guesses_content_types_and_skips_what_is_unchanged(
 
     (site / "index.html").write_text("<h1>changed</h1>")
     second = subprocess.run(
-        [*argv, "--skip-unchanged"], env=aws_env(s3_server), capture_output=True, text=True
+        [*argv, "--skip-unchanged"], env=cli_env(s3_server), capture_output=True, text=True
     )
     assert second.returncode == 0, second.stderr
     *files, summary = json_lines(second.stdout)
@@ -160,7 +147,7 @@ def test_put_dir_filters_guesses_content_types_and_skips_what_is_unchanged(
 
     third = subprocess.run(
         [*argv, "--skip-unchanged", "--include", "img/*"],
-        env=aws_env(s3_server),
+        env=cli_env(s3_server),
         capture_output=True,
         text=True,
     )
@@ -178,7 +165,7 @@ def test_put_dir_reports_a_failing_file_while_the_others_land(
     argv = [*CLI, "put-dir", str(tmp_path), f"s3://{s3_bucket}/d/", "--no-overwrite"]
     done = subprocess.run(
         [*argv, "--endpoint-url", s3_server.endpoint_url],
-        env=aws_env(s3_server),
+        env=cli_env(s3_server),
         capture_output=True,
         text=True,
     )
@@ -201,7 +188,7 @@ def test_the_aws_cli_environment_is_honoured(
 ) -> None:
     (tmp_path / "f").write_text("x")
     # AWS_ENDPOINT_URL_S3 instead of --endpoint-url
-    env = aws_env(s3_server, AWS_ENDPOINT_URL_S3=s3_server.endpoint_url)
+    env = cli_env(s3_server, AWS_ENDPOINT_URL_S3=s3_server.endpoint_url)
     done = subprocess.run(
         [*CLI, "put", str(tmp_path / "f"), f"s3://{s3_bucket}/by-env"], env=env, text=True
     )
@@ -215,7 +202,7 @@ def test_the_aws_cli_environment_is_honoured(
         f"[uploads]\naws_access_key_id = {s3_server.access_key}\n"
         f"aws_secret_access_key = {s3_server.secret_key}\n"
     )
-    env = aws_env(
+    env = cli_env(
         s3_server, AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(credentials)
     )
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
@@ -237,7 +224,7 @@ def test_aws_max_attempts_bounds_the_retries(
         argv = [*CLI, "put", str(tmp_path / "f"), f"s3://{s3_bucket}/f"]
         done = subprocess.run(
             [*argv, "--endpoint-url", proxy.endpoint_url],
-            env=aws_env(s3_server, AWS_MAX_ATTEMPTS="2"),
+            env=cli_env(s3_server, AWS_MAX_ATTEMPTS="2"),
             capture_output=True,
             text=True,
         )
@@ -265,7 +252,7 @@ def test_debug_output_never_shows_a_secret(
         # Through faults, with long-term keys: the upload lands, at DEBUG, with a log file.
         landed = subprocess.run(
             [*base, f"s3://{s3_bucket}/big", "--debug", "--log-file", str(log), "--json"],
-            env=aws_env(s3_server),
+            env=cli_env(s3_server),
             capture_output=True,
             text=True,
             timeout=120,
@@ -278,7 +265,7 @@ def test_debug_output_never_shows_a_secret(
             argv = [*CLI, "put", str(tmp_path / "big"), f"s3://{s3_bucket}/tok", "--debug"]
             refused = subprocess.run(
                 [*argv, "--endpoint-url", expired.endpoint_url],
-                env=aws_env(s3_server, AWS_SESSION_TOKEN=TOKEN),
+                env=cli_env(s3_server, AWS_SESSION_TOKEN=TOKEN),
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -348,7 +335,7 @@ def test_an_interrupted_put_leaves_no_upload_open(
         argv = [*CLI, "put", str(tmp_path / "big"), f"s3://{s3_bucket}/big", "--no-resume"]
         child = subprocess.Popen(
             [*argv, "--endpoint-url", proxy.endpoint_url],
-            env=aws_env(s3_server),
+            env=cli_env(s3_server),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -370,10 +357,10 @@ def test_aws_ca_bundle_is_honoured_over_https(tmp_path: Path) -> None:
         assert server.ca_bundle is not None
         argv = [*CLI, "put", str(tmp_path / "f"), "s3://tls-bucket/f", "--json"]
         argv += ["--endpoint-url", server.endpoint_url]
-        untrusted = subprocess.run(argv, env=aws_env(server), capture_output=True, text=True)
+        untrusted = subprocess.run(argv, env=cli_env(server), capture_output=True, text=True)
         trusted = subprocess.run(
             argv,
-            env=aws_env(server, AWS_CA_BUNDLE=server.ca_bundle),
+            env=cli_env(server, AWS_CA_BUNDLE=server.ca_bundle),
             capture_output=True,
             text=True,
         )

@@ -5,44 +5,20 @@ CORS check with the headers the page sends and what stock Uppy sends."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from typing import Any
 
 import pytest
 
 from resilient_s3._cli import main
 from resilient_s3.testing import S3Server
+from s3_helpers import form, send
 
 ORIGIN = "https://app.example"
 KiB = 1024
-
-
-def send(method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
-    """A plain HTTP request, no SDK anywhere."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, answer.headers, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def form(fields: dict[str, str], data: bytes, filename: str = "f") -> tuple[bytes, str]:
-    """A multipart/form-data body as a browser builds it: the fields, then the file."""
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
-        out.write(f"{value}\r\n".encode())
-    disposition = f'Content-Disposition: form-data; name="file"; filename="{filename}"'
-    out.write(f"--{boundary}\r\n{disposition}\r\n\r\n".encode())
-    out.write(data + f"\r\n--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def run(argv: list[str]) -> int:

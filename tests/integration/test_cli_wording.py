@@ -22,23 +22,10 @@ from resilient_s3._cli import main
 from resilient_s3._cli.output import file_line
 from resilient_s3._outcomes import FileOutcome
 from resilient_s3.testing import S3Server
-from s3_helpers import open_uploads
+from s3_helpers import cli_env, open_uploads
 
 MiB = 1024 * 1024
 CLI = [sys.executable, "-m", "resilient_s3._cli"]
-
-
-def aws_env(server: S3Server, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=server.access_key,
-        AWS_SECRET_ACCESS_KEY=server.secret_key,
-        AWS_DEFAULT_REGION=server.region,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.update(more)
-    return env
 
 
 # -- options out of range: usage errors in the flags' words ------------------------------------
@@ -90,7 +77,7 @@ def test_a_bad_configured_max_attempts_is_a_usage_error(
     (tmp_path / "f").write_bytes(b"x")
     run = subprocess.run(
         [*CLI, "put", str(tmp_path / "f"), "s3://b-b/k", "--endpoint-url", s3_server.endpoint_url],
-        env=aws_env(s3_server, AWS_MAX_ATTEMPTS=value),
+        env=cli_env(s3_server, AWS_MAX_ATTEMPTS=value),
         capture_output=True,
         text=True,
         timeout=60,
@@ -121,7 +108,7 @@ def test_put_dir_lists_every_file_that_landed_was_skipped_or_failed(
     failing = [deep / f"too-long-{n:03d}" for n in range(103)]  # more than the 100 kept
     for path in failing:
         path.write_bytes(b"x")
-    env = aws_env(s3_server)
+    env = cli_env(s3_server)
     where = ["--endpoint-url", s3_server.endpoint_url]
     first = subprocess.run(
         [*CLI, "put", str(site / "same.txt"), f"s3://{s3_bucket}/www/", *where],
@@ -183,7 +170,7 @@ def test_put_dir_names_no_overwrite_in_the_flags_words(
     argv = [*CLI, "put-dir", str(tmp_path), f"s3://{s3_bucket}/p/", "--no-overwrite"]
     run = subprocess.run(
         [*argv, "--endpoint-url", s3_server.endpoint_url],
-        env=aws_env(s3_server),
+        env=cli_env(s3_server),
         capture_output=True,
         text=True,
         timeout=60,
@@ -208,7 +195,7 @@ def test_put_dir_on_a_terminal_lists_the_files_too(
     argv += ["--endpoint-url", s3_server.endpoint_url]
     pid, fd = pty.fork()
     if pid == 0:  # the child, with the terminal as its stdout and stderr
-        os.execvpe(argv[0], argv, {**aws_env(s3_server), "TERM": "xterm", "COLUMNS": "200"})
+        os.execvpe(argv[0], argv, {**cli_env(s3_server), "TERM": "xterm", "COLUMNS": "200"})
     screen = b""
     try:
         while select.select([fd], [], [], 60)[0]:
@@ -239,7 +226,7 @@ def test_put_dir_keeps_uploading_when_its_reader_goes(
     argv = [*CLI, "put-dir", str(tmp_path), f"s3://{s3_bucket}/p/"]
     argv += ["--endpoint-url", s3_server.endpoint_url, *(["--json"] if json_lines else [])]
     with subprocess.Popen(
-        argv, env=aws_env(s3_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        argv, env=cli_env(s3_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as child:
         assert child.stdout is not None
         assert child.stderr is not None
@@ -270,7 +257,7 @@ def test_sigterm_aborts_an_upload_from_standard_input(
         (tmp_path / "err").open("wb") as err,
         subprocess.Popen(
             [*argv, "--endpoint-url", s3_server.endpoint_url],
-            env=aws_env(s3_server),
+            env=cli_env(s3_server),
             stdin=subprocess.PIPE,
             stdout=out,
             stderr=err,
@@ -341,7 +328,7 @@ def test_put_reads_standard_input_to_its_end(
     with (tmp_path / "data").open("rb") as file:
         run = subprocess.run(
             argv,
-            env=aws_env(s3_server),
+            env=cli_env(s3_server),
             input=data if stdin == "pipe" else None,
             stdin=file if stdin == "file" else None,
             capture_output=True,

@@ -14,8 +14,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,19 +33,10 @@ from resilient_s3 import (
 )
 from resilient_s3._auth.sigv4 import sign_request
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
-from s3_helpers import admin_session, client_error, installed, open_uploads, reader_session
+from s3_helpers import admin_session, client_error, installed, open_uploads, reader_session, send
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 ORIGIN = "https://app.example"
-
-
-def send(method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, answer.headers, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 def boto3_error(call: Any) -> Any:

@@ -33,7 +33,7 @@ from resilient_s3.testing import (
     S3Server,
     skewed_clock,
 )
-from s3_helpers import admin_session, write_random
+from s3_helpers import admin_session, cli_env, write_random
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +188,11 @@ def test_the_prometheus_example_counts_the_injected_faults(
         run = subprocess.run(
             [sys.executable, "-c", code],
             cwd=tmp_path,
-            env=_env(s3_server, proxy.endpoint_url, tmp_path),
+            env=cli_env(
+                s3_server,
+                AWS_ENDPOINT_URL=proxy.endpoint_url,
+                RESILIENT_S3_JOURNAL_DIR=str(tmp_path / "journal"),
+            ),
             capture_output=True,
             text=True,
             timeout=120,
@@ -198,15 +202,3 @@ def test_the_prometheus_example_counts_the_injected_faults(
     assert injected == 3
     assert "parts: 2.0" in run.stdout
     assert f"throttled retries: {float(injected)}" in run.stdout
-
-
-def _env(server: S3Server, endpoint: str, tmp_path: Path) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "AWS_ACCESS_KEY_ID": server.access_key,
-        "AWS_SECRET_ACCESS_KEY": server.secret_key,
-        "AWS_DEFAULT_REGION": server.region,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_CONFIG_FILE": os.devnull,
-        "RESILIENT_S3_JOURNAL_DIR": str(tmp_path / "journal"),
-    }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import io
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,33 +39,11 @@ from resilient_s3 import (
 )
 from resilient_s3._cli import main
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server, skewed_clock
-from s3_helpers import admin_session, open_uploads, stored_sha256, write_random
+from s3_helpers import admin_session, form, open_uploads, send, stored_sha256, write_random
 
 pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
-
-
-def send(method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
-    """A plain HTTP request, no SDK anywhere."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, answer.headers, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def form(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
-        out.write(f"{value}\r\n".encode())
-    disposition = 'Content-Disposition: form-data; name="file"; filename="f"'
-    out.write(f"--{boundary}\r\n{disposition}\r\n\r\n".encode())
-    out.write(data + f"\r\n--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def presigner(server: S3Server, **options: Any) -> Presigner:
