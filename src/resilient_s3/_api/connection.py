@@ -22,7 +22,7 @@ from .._events import NO_EVENTS, Events
 from .._exceptions import S3RequestError
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix, credential_fix
-from .._s3.session import SessionSettings, make_client, resolve_session
+from .._s3.session import SessionSettings, make_client, resolve_session, trust_of
 from .._s3.transport import S3Transport
 from .._types import CredentialsCallable, SessionLike
 
@@ -65,7 +65,7 @@ async def connect(
         max_connections=config.max_concurrency,
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        verify=settings.verify if settings.verify is not None else resolved.ca_bundle,
+        verify=trust_of(resolved, settings),
         min_speed=config.min_speed,
     )
     stack.push_async_callback(transport.close)

@@ -114,11 +114,19 @@ def make_client(resolved: ResolvedSession, settings: SessionSettings, *, timeout
         raise session_error(exc) from exc
     if str(client.meta.endpoint_url).lower().startswith("https://"):
         # Over http no bundle is read: botocore ignores AWS_CA_BUNDLE there too.
-        if settings.verify is not None:
-            check_ca_bundle(settings.verify)
-        else:
-            check_ca_bundle(resolved.ca_bundle, named="AWS_CA_BUNDLE or the profile's ca_bundle")
+        given = settings.verify is not None
+        check_ca_bundle(
+            trust_of(resolved, settings),
+            named="verify=" if given else "AWS_CA_BUNDLE or the profile's ca_bundle",
+        )
     return client
+
+
+def trust_of(resolved: ResolvedSession, settings: SessionSettings) -> bool | str | None:
+    """What checks the endpoint's certificate: ``verify=`` when given, else the AWS config
+    chain's CA bundle (``AWS_CA_BUNDLE``, a profile's ``ca_bundle``), else (None) the default
+    trust store."""
+    return settings.verify if settings.verify is not None else resolved.ca_bundle
 
 
 def check_ca_bundle(verify: bool | str | None, *, named: str = "verify=") -> None:
