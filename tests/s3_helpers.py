@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -14,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from resilient_s3 import Presigner
 from resilient_s3.testing import S3Server
 
 
@@ -186,3 +191,121 @@ class Wrapped:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def presigner(server: S3Server, **options: Any) -> Presigner:
+    return Presigner(admin_session(server), endpoint_url=server.endpoint_url, **options)
+
+
+class Backend:
+    """The Uppy backend (which also serves PresignedUploader's protocol) on a free port."""
+
+    def __init__(self, server: Any, bucket: str, **options: Any) -> None:
+        import uvicorn
+
+        from resilient_s3.uppy import uppy_app
+
+        self._presigner = presigner(server)
+        self._presigner.open()
+        app = uppy_app(self._presigner, bucket=bucket, prefix="incoming/", **options)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._presigner.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, user: str | None = None
+    ) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if user is not None:
+            headers["Authorization"] = user
+        status, _, answer = send(method, self.url + path, headers, data or b"")
+        return status, json.loads(answer or b"null")
+
+
+class RawS3:
+    """A plain socket listener standing in for S3: it records every byte it receives and
+    answers each request it can parse with a 200 (an upload id for CreateMultipartUpload), on
+    keep-alive connections as S3 does. ``requests`` holds each request line it read."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.requests: list[str] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.access_key, self.secret_key, self.region = "AKIDRAW", "raw-secret", "us-east-1"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        pending = b""
+        with connection:
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    self.received += chunk
+                    pending += chunk
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                self.requests.append(lines[0])
+                length = next(
+                    (
+                        int(v)
+                        for n, _, v in (line.partition(":") for line in lines[1:])
+                        if n.strip().lower() == "content-length"
+                    ),
+                    0,
+                )
+                while len(pending) < length:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    self.received += chunk
+                    pending += chunk
+                pending = pending[length:]
+                body = b""
+                if "?uploads" in lines[0]:
+                    body = (
+                        b"<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+                        b"<UploadId>raw-upload</UploadId></InitiateMultipartUploadResult>"
+                    )
+                date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+                answer = f"HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: {len(body)}\r\n\r\n"
+                connection.sendall(answer.encode() + body)
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def __enter__(self) -> RawS3:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

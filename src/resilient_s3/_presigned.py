@@ -9,13 +9,16 @@ never show a URL's signature, credential or token, nor a POST policy's.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from . import _fields as fields
+from ._exceptions import InvalidUploadError
 from ._redact import redact_headers, redact_url
 
 SignAction = Literal["put", "create", "part", "list", "complete", "abort", "head"]
+SIGN_ACTIONS: tuple[SignAction, ...] = get_args(SignAction)
 
 
 def _when(value: str | datetime.datetime) -> datetime.datetime:
@@ -321,22 +324,46 @@ class SignRequest:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SignRequest:
-        """The object ``to_json`` described."""
-        parts: Sequence[Sequence[Any]] = data.get("parts") or ()
+    def from_json(cls, data: Any) -> SignRequest:
+        """The object ``to_json`` described; anything else (a wrong type, a number out of
+        range, an unknown action) raises :class:`~resilient_s3.InvalidUploadError` naming the
+        field."""
+        data = fields.json_object(data, "a sign request")
+        action = data.get("action")
+        if action not in SIGN_ACTIONS:
+            raise InvalidUploadError(
+                f"'action' must be one of {', '.join(SIGN_ACTIONS)}, not {fields.shown(action)}"
+            )
+        parts = []
+        for part in fields.array(data, "parts", most=fields.MAX_PART_NUMBER):
+            if not isinstance(part, list) or not 2 <= len(part) <= 3:
+                raise InvalidUploadError(
+                    f"each of 'parts' must be [part number, ETag, checksum or null], "
+                    f"not {fields.shown(part)}"
+                )
+            number = fields.part_number(part[0], "a part's number")
+            etag = part[1]
+            checksum = part[2] if len(part) > 2 else None
+            if not isinstance(etag, str) or not etag or not isinstance(checksum, str | None):
+                raise InvalidUploadError(
+                    f"part {number}'s ETag and checksum must be strings, not {fields.shown(part)}"
+                )
+            parts.append((number, etag, checksum))
+        key = fields.text(data, "key", required=True)
+        assert key is not None
         return cls(
-            action=data["action"],
-            key=data["key"],
-            bucket=data.get("bucket"),
-            size=data.get("size"),
-            content_type=data.get("content_type"),
-            part_size=data.get("part_size"),
-            upload_id=data.get("upload_id"),
-            part_number=data.get("part_number"),
-            parts=tuple((int(p[0]), str(p[1]), p[2] if len(p) > 2 else None) for p in parts),
-            checksum_algorithm=data.get("checksum_algorithm"),
-            checksum=data.get("checksum"),
-            metadata=dict(data.get("metadata") or {}),
+            action=action,
+            key=key,
+            bucket=fields.text(data, "bucket"),
+            size=fields.whole(data, "size"),
+            content_type=fields.text(data, "content_type"),
+            part_size=fields.whole(data, "part_size", low=1),
+            upload_id=fields.text(data, "upload_id"),
+            part_number=fields.whole(data, "part_number", low=1, high=fields.MAX_PART_NUMBER),
+            parts=tuple(parts),
+            checksum_algorithm=fields.text(data, "checksum_algorithm"),
+            checksum=fields.text(data, "checksum"),
+            metadata=fields.string_map(data, "metadata"),
         )
 
 

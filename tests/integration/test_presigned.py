@@ -9,11 +9,9 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -39,15 +37,20 @@ from resilient_s3 import (
 )
 from resilient_s3._cli import main
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server, skewed_clock
-from s3_helpers import admin_session, form, open_uploads, send, stored_sha256, write_random
+from s3_helpers import (
+    Backend,
+    admin_session,
+    form,
+    open_uploads,
+    presigner,
+    send,
+    stored_sha256,
+    write_random,
+)
 
 pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
-
-
-def presigner(server: S3Server, **options: Any) -> Presigner:
-    return Presigner(admin_session(server), endpoint_url=server.endpoint_url, **options)
 
 
 def test_presigned_put_multipart_and_post_land_byte_exact_through_plain_http(
@@ -328,45 +331,6 @@ async def test_presigned_uploads_ride_out_throttling_server_errors_and_resets(
     assert open_uploads(s3_client, s3_bucket) == []
 
 
-class Backend:
-    """The Uppy backend (which also serves PresignedUploader's protocol) on a free port."""
-
-    def __init__(self, server: S3Server, bucket: str, **options: Any) -> None:
-        import uvicorn
-
-        from resilient_s3.uppy import uppy_app
-
-        self._presigner = presigner(server)
-        self._presigner.open()
-        app = uppy_app(self._presigner, bucket=bucket, prefix="incoming/", **options)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._presigner.close()
-
-    def call(
-        self, method: str, path: str, body: Any = None, *, user: str | None = None
-    ) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"}
-        if user is not None:
-            headers["Authorization"] = user
-        status, _, answer = send(method, self.url + path, headers, data or b"")
-        return status, json.loads(answer or b"null")
-
-
 @pytest.fixture
 def backend(s3_server: S3Server, s3_bucket: str) -> Iterator[Backend]:
     running = Backend(
@@ -549,6 +513,7 @@ def test_the_sign_route_keeps_each_user_in_their_folder_and_under_the_size_limit
         s3_server,
         s3_bucket,
         authorize=lambda request: request.headers.get("authorization") or False,
+        user_folder=lambda user: user,  # readable folders: incoming/alice/
         sign_key=lambda key, user: f"incoming/{user}/{key}",
         max_size=MiB,
     )

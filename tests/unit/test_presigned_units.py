@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 
@@ -191,3 +192,45 @@ async def test_a_url_is_renewed_when_its_part_would_outlive_it_at_the_measured_s
     await send_part(3, 100 * 2**20)
     assert asked == [("create", None), ("part", 3)]
     assert backend.renewed_urls == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({}, "'action'"),
+        ([1, 2], "a sign request must be a JSON object"),
+        ({"action": "put"}, "'key' is missing"),
+        ({"action": "nope", "key": "k"}, "'action'"),
+        ({"action": "put", "key": 5}, "'key' must be a string"),
+        ({"action": "put", "key": "k", "size": "5"}, "'size' must be a whole number"),
+        ({"action": "put", "key": "k", "size": True}, "'size' must be a whole number"),
+        ({"action": "put", "key": "k", "size": -1}, "'size' must be 0"),
+        ({"action": "part", "key": "k", "part_number": 10_001}, "'part_number' must be 1"),
+        ({"action": "complete", "key": "k", "parts": "abc"}, "'parts' must be a JSON array"),
+        ({"action": "complete", "key": "k", "parts": [["a", "e"]]}, "a part's number"),
+        ({"action": "complete", "key": "k", "parts": [[1]]}, "each of 'parts'"),
+        ({"action": "complete", "key": "k", "parts": [[1, 2]]}, "ETag and checksum"),
+        ({"action": "put", "key": "k", "metadata": [1]}, "'metadata' must be a JSON object"),
+        ({"action": "put", "key": "k", "metadata": {"a": {"b": 1}}}, "metadata['a']"),
+    ],
+)
+def test_a_malformed_sign_request_names_its_field(data: object, named: str) -> None:
+    """What a client sends the sign route is read strictly: the error names the field (the
+    backend answers it as 400), never a KeyError or TypeError from deep inside."""
+    from resilient_s3 import InvalidUploadError
+
+    with pytest.raises(InvalidUploadError, match=re.escape(named)):
+        SignRequest.from_json(data)
+
+
+def test_a_sign_request_round_trips_and_takes_uppy_style_values() -> None:
+    asked = SignRequest(
+        "complete",
+        "k",
+        upload_id="u",
+        parts=((1, "e1", None), (2, "e2", "c2")),
+        metadata={"a": "b"},
+    )
+    assert SignRequest.from_json(asked.to_json()) == asked
+    read = SignRequest.from_json({"action": "put", "key": "k", "metadata": {"n": 1, "t": True}})
+    assert read.metadata == {"n": "1", "t": "true"}

@@ -22,6 +22,7 @@ from .._config import UploadConfig
 from .._diagnostics.codes import Action
 from .._events import EventCallback, Events
 from .._exceptions import InvalidUploadError
+from .._headers import check_header_value, check_metadata
 from .._limits import validate_key, validate_request_bucket
 from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Retrier, RetryBudget, RetryPolicy, clock_fix
@@ -176,9 +177,11 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
         validate_key(key)
         args: dict[str, Any] = {}
         if content_type is not None:
+            check_header_value(content_type, "content_type")
             args["ContentType"] = content_type
         if metadata:
             args["Metadata"] = dict(metadata)
+            check_metadata(metadata)
         return args
 
     async def _upload(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from .._config import UploadConfig
 from .._diagnostics.answer import parse_time
 from .._diagnostics.cors import CorsReport, UploadMode, check_cors_rules
 from .._exceptions import InvalidUploadError, S3RequestError
+from .._headers import check_extra_args, check_header_value
 from .._limits import (
     MAX_PART_SIZE,
     MAX_SINGLE_PUT_SIZE,
@@ -71,6 +73,9 @@ SERVER_TIME_RECHECK = 3600.0
 backend that only presigns makes no other request that would show its clock drifting."""
 PART_SIZE = 16 * MiB
 """Parts of presigned multipart uploads: fewer URLs to ask for than the uploaders' 8 MiB."""
+CREATE_PART_URLS = 64
+"""Part URLs a ``create`` answer carries (1 GiB of 16 MiB parts): all of a 5 TiB upload's
+made a 5.4 MB answer of 9,987 URLs; the client asks for later ones as it goes."""
 SINGLE_PUT_LIMIT = 100 * MiB
 """Above it, a client uploads in parts (Uppy's default too): a part that fails is sent again,
 not the whole file, and no single URL must outlive the whole upload."""
@@ -309,11 +314,14 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         checksum_algorithm: str | None = None,
         extra_args: Mapping[str, Any] | None = None,
         expires_in: int = PART_EXPIRES,
+        part_urls: int | None = None,
     ) -> PresignedMultipart:
         """Create a multipart upload for a client. With ``size``, every part's URL comes with
         its offset and length, cut by the planner as the uploaders cut (``part_size``, 16 MiB
-        by default, grown to fit 10,000 parts). With ``checksum_algorithm``, every part the
-        client sends must carry its checksum (ask for part URLs with :meth:`presign_part`)."""
+        by default, grown to fit 10,000 parts); ``part_urls`` bounds how many (the first
+        ones): the client asks for the others with :meth:`presign_part`. With
+        ``checksum_algorithm``, every part the client sends must carry its checksum (ask for
+        part URLs with :meth:`presign_part`)."""
         self._check(bucket, key)
         connection = await self._ensure_open()
         args = dict(_object_args(content_type, extra_args))
@@ -332,7 +340,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             plan = plan_upload(size, multipart_threshold=1, part_size=chosen)
             chosen = plan.part_size
             if checksum_algorithm is None:
-                for part in plan.parts():
+                for part in itertools.islice(plan.parts(), part_urls):
                     request = await self.presign_part(
                         bucket, key, upload_id, part.number, expires_in=expires_in
                     )
@@ -491,6 +499,20 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             metadata=head.get("Metadata", {}),
         )
 
+    async def delete_object(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """Delete the object (that version of it, with ``version_id``): how a backend takes
+        back what a client completed against its rules."""
+        self._check(bucket, key)
+        version = {"VersionId": version_id} if version_id else {}
+        await self._control(
+            "DeleteObject",
+            Where(bucket, key),
+            retry={"budgeted": False},
+            Bucket=bucket,
+            Key=key,
+            **version,
+        )
+
     async def check_cors(
         self, bucket: str, origin: str, mode: UploadMode = "multipart", headers: Sequence[str] = ()
     ) -> CorsReport:
@@ -517,11 +539,13 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         bucket: str | None = None,
         put_expires_in: int = PUT_EXPIRES,
         part_expires_in: int = PART_EXPIRES,
+        part_urls: int | None = CREATE_PART_URLS,
     ) -> SignAnswer:
         """Answer what a :class:`PresignedUploader` asks (see :class:`SignRequest`): the
         handler behind your backend's route. ``bucket`` fixes the bucket (else the request
-        names it). Decide before calling it whether this client may have what it asks for:
-        this only checks that the request is well formed."""
+        names it); a ``create`` answer carries the first ``part_urls`` parts' URLs (the
+        client asks for the others one by one). Decide before calling it whether this client
+        may have what it asks for: this only checks that the request is well formed."""
         target = bucket or request.bucket
         if not target:
             raise InvalidUploadError("the sign request names no bucket and none is fixed")
@@ -552,6 +576,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
                 checksum_algorithm=request.checksum_algorithm,
                 extra_args=extra,
                 expires_in=part_expires_in,
+                part_urls=part_urls,
             )
         upload_id = request.upload_id
         if request.action == "head":
@@ -659,8 +684,12 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
 def _object_args(
     content_type: str | None, extra_args: Mapping[str, Any] | None
 ) -> Mapping[str, Any]:
+    """The object's arguments, their header values checked: a CR/LF would smuggle a request
+    onto the connection (create_multipart) or into the client's signed headers."""
     args = dict(extra_args or {})
+    check_extra_args(args)
     if content_type is not None:
+        check_header_value(content_type, "content_type")
         args["ContentType"] = content_type
     return args
 
@@ -765,6 +794,10 @@ class Presigner(Blocking):
     def head(self, bucket: str, key: str) -> CompletedUpload | None:
         """See :meth:`AsyncPresigner.head`."""
         return self._call(self._async.head, bucket, key)
+
+    def delete_object(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """See :meth:`AsyncPresigner.delete_object`."""
+        self._call(self._async.delete_object, bucket, key, version_id=version_id)
 
     def check_cors(
         self, bucket: str, origin: str, mode: UploadMode = "multipart", headers: Sequence[str] = ()

@@ -23,6 +23,7 @@ from .._auth.sigv4 import Clock, utc_now
 from .._config import UploadConfig
 from .._events import EventCallback, Events
 from .._exceptions import DirectoryUploadError, InvalidUploadError, UploadError
+from .._headers import check_extra_args
 from .._limits import validate_key, validate_request_bucket
 from .._outcomes import DirectoryReport, FileOutcome
 from .._redact import remember_sse_c_key
@@ -379,6 +380,11 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
                 "(choose the checksum with UploadConfig(checksum_algorithm=...))",
                 bucket=bucket,
             )
+        try:
+            check_extra_args(args)  # a CR/LF would smuggle a request onto the connection
+        except InvalidUploadError as exc:
+            exc.bucket = bucket
+            raise
         customer_key = args.get("SSECustomerKey")
         if customer_key is not None:
             if not isinstance(customer_key, bytes | str):

@@ -4,7 +4,8 @@ aiohttp costs about 0.4 ms of CPU per request here, half of a small-file upload;
 writes the head with one ``sock_sendall``, a file body with ``sock_sendfile`` (page cache to
 socket) and reads the answer into one reused buffer per connection. It speaks only what S3
 requests need: one request at a time per connection, keep-alive, a Content-Length or chunked
-answer (none to HEAD). TLS goes through aiohttp.
+answer (none to HEAD). TLS goes through aiohttp. A head that a line break or a control character
+in a header would turn into something else is refused before a byte is sent.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .._exceptions import SourceChangedError
+from .._exceptions import InvalidUploadError, SourceChangedError
+from .._headers import HEAD_BYTES, all_tokens, check_request
 
 _T = TypeVar("_T")
 
 SEND_SLICE = 1024 * 1024
 _BUFFER = 64 * 1024
 _MAX_HEAD = 64 * 1024
+_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
 
 class ProtocolError(OSError):
@@ -264,6 +267,39 @@ class _Connection:
         self.sock.close()
 
 
+def _encode_head(
+    method: str, target: str, host: str, user_agent: str, headers: Mapping[str, str]
+) -> bytes:
+    """The request head, refused (InvalidUploadError) before anything is sent unless every
+    line is what it says: a CR/LF in a value would smuggle a request onto the connection."""
+    head = [f"{method} {target} HTTP/1.1", f"Host: {host}", f"User-Agent: {user_agent}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    try:
+        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:  # a character beyond U+00FF: named below
+        raw_head = b""
+    # One pass over the encoded head (a translate and a set look-up) instead of regexes per
+    # header: 1.1 us more per signed PUT than building the head unchecked, against 6 us for
+    # check_request's regexes, of the ~0.4 ms of CPU a small file's request costs
+    # (benchmarks/header_check.py: time.perf_counter over 10^5 heads of 650 bytes).
+    clean = raw_head.translate(None, HEAD_BYTES) == b"\r\n" * (len(head) + 1)
+    if (
+        not clean
+        or " " in target
+        or "\t" in target
+        or " " in host
+        or "\t" in host
+        or method not in _METHODS
+        or not all_tokens(headers.keys())
+    ):
+        check_request(method, target, host, headers)  # raises, naming the culprit
+        if not clean:  # what check_request does not read: the User-Agent
+            raise InvalidUploadError(
+                "the request head holds a line break or a control character; nothing was sent"
+            )
+    return raw_head
+
+
 class Http1Client:
     """Keep-alive connections per host; one request per connection at a time."""
 
@@ -289,10 +325,7 @@ class Http1Client:
         host, port = parts.hostname or "", parts.port or 80
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = host if port == 80 else f"{host}:{port}"
-        head = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
-        head += [f"User-Agent: {self._user_agent}"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        raw_head = _encode_head(method, target, host_header, self._user_agent, headers)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_limit
         connection, reused = await self._connection(host, port)

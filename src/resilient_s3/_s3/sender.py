@@ -14,6 +14,7 @@ import aiohttp
 import anyio
 from yarl import URL
 
+from .._headers import check_headers
 from .._redact import redact_headers, redact_text, redact_url
 from .._version import __version__
 from .errors import Where, network_error
@@ -121,6 +122,9 @@ class Sender:
                 skip_auto_headers=("Content-Type",),
                 headers={"User-Agent": USER_AGENT},
             )
+        # aiohttp refuses control characters too, as a bare ValueError, and sends UTF-8 where the
+        # lean client sends latin-1: one rule, and one error, for both.
+        check_headers(headers)
         data: Any = body
         if body is not None and not isinstance(body, bytes):
             data = _chunks(body, on_sent)
