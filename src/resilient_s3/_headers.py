@@ -153,3 +153,30 @@ def _shown(text: object) -> str:
     if isinstance(text, str) and len(text) > _SHOWN:
         return f"{text[:_SHOWN]!r}..."
     return repr(text)
+
+
+_ORIGIN = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?")
+
+
+def check_origin(origin: str, what: str) -> None:
+    """Refuse anything but a page's origin as a browser sends it in ``Origin``:
+    ``scheme://host[:port]``, http or https, lower case, no path or trailing slash. Anything
+    else never equals what a browser sends, so a rule or a check made for it matches no page."""
+    match = _ORIGIN.fullmatch(origin)
+    if match and int(match.group(3) or 0) <= 65535:
+        return
+    guess = _origin_meant(origin)
+    raise InvalidUploadError(
+        f"{what}: {origin!r} is not an origin, scheme://host[:port] (http or https, lower "
+        "case, no path or trailing slash): "
+        + (f"did you mean {guess}?" if guess else "e.g. https://app.example")
+    )
+
+
+def _origin_meant(text: str) -> str | None:
+    """The origin a mistyped one most likely means: https:// added, the path dropped."""
+    scheme, found, rest = text.strip().partition("://")
+    if not found:
+        scheme, rest = "https", text.strip()
+    guess = f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+    return guess if guess != text and _ORIGIN.fullmatch(guess) else None

@@ -172,7 +172,9 @@ class PresignedMultipart:
 class PresignedPost:
     """A browser form upload: POST ``fields`` (first) and the file (last) to ``url`` as
     ``multipart/form-data`` before ``expires_at``. The policy inside ``fields`` says what the
-    form may carry: the key (or its prefix), the size range, the Content-Type."""
+    form may carry: the key (or its prefix), the size range, the Content-Type. The fields
+    named in ``client_fields`` hold a prefix the policy requires: the client completes them
+    (``Content-Type``: the file's type, which must start with it)."""
 
     url: str
     fields: Mapping[str, str]
@@ -183,6 +185,9 @@ class PresignedPost:
     conditions: tuple[Any, ...] = ()
     """The policy's conditions, readable (the policy field is their base64)."""
     clamped: str | None = None
+    client_fields: tuple[str, ...] = ()
+    """Fields of ``fields`` filled in with the prefix the policy requires, for the client to
+    complete (posted as they are, they meet the policy too)."""
 
     def __repr__(self) -> str:
         return (
@@ -201,6 +206,7 @@ class PresignedPost:
             "key": self.key,
             "conditions": list(self.conditions),
             "clamped": self.clamped,
+            "client_fields": list(self.client_fields),
         }
 
 
@@ -277,7 +283,8 @@ class SignRequest:
 
     - ``put``: a single PUT of ``size`` bytes -> :class:`PresignedRequest`;
     - ``create``: a multipart upload cut in ``part_size`` parts -> :class:`PresignedMultipart`;
-    - ``part``: part ``part_number``'s URL -> :class:`PresignedRequest`;
+    - ``part``: part ``part_number``'s URL, for a part of ``size`` bytes (its Content-Length
+      signed when given) -> :class:`PresignedRequest`;
     - ``list``: the parts S3 holds -> a list of :class:`UploadedPart`;
     - ``complete``: complete with ``parts`` -> :class:`CompletedUpload`;
     - ``abort``: abort -> None;

@@ -7,6 +7,7 @@ resilient-s3's own error. Then
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +35,15 @@ from resilient_s3 import (
 )
 from resilient_s3._auth.sigv4 import sign_request
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
-from s3_helpers import admin_session, client_error, installed, open_uploads, reader_session, send
+from s3_helpers import (
+    admin_session,
+    client_error,
+    form,
+    installed,
+    open_uploads,
+    reader_session,
+    send,
+)
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 ORIGIN = "https://app.example"
@@ -252,6 +262,120 @@ def test_a_content_type_other_than_signed_names_both_values(
         diagnosis.summary
     )
     assert diagnosis.fixes[0].startswith("send Content-Type: image/jpeg exactly as signed")
+
+
+def curl_i(status: int, headers: Any, body: bytes) -> str:
+    """The answer as ``curl -i`` prints it, for pasting into ``resilient-s3 explain``."""
+    lines = [f"HTTP/1.1 {status} {'Forbidden' if status == 403 else 'Bad Request'}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return "\r\n".join(lines) + "\r\n\r\n" + body.decode()
+
+
+def test_a_url_presigned_with_a_wrong_secret_is_the_backends_to_fix(
+    s3_server: S3Server, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19: the client sent exactly what the URL signs; only its signer can fix this.
+    And ``explain ANSWER URL`` reads the answer it is given, the URL beside it."""
+    wrong = admin_session(s3_server, secret="not-the-secret-key")
+    with Presigner(wrong, endpoint_url=s3_server.endpoint_url) as signer:
+        put = signer.presign_put(s3_bucket, "photo.jpg", content_type="image/jpeg")
+    sent = dict(put.headers)
+    status, headers, body = send("PUT", put.url, sent, b"x" * 100)
+    assert status == 403
+    diagnosis = diagnose(
+        status=status, headers=dict(headers), body=body, url=put, request_headers=sent
+    )
+    assert diagnosis.cause == "signature-mismatch"
+    assert "backend that presigned the URL must fix its credentials" in diagnosis.summary
+    assert diagnosis.fixes[0].startswith("the URL was signed with a wrong secret key")
+    assert "check the secret access key" not in diagnosis.fixes
+    assert "not-the-secret-key" not in text_of(diagnosis)
+
+    from resilient_s3._cli.main import main
+
+    assert main(["explain", curl_i(status, headers, body), put.url]) == 0
+    out = capsys.readouterr().out
+    assert "cause: signature-mismatch" in out
+    assert "HEAD" not in out
+    assert "1. send every header the URL signs (X-Amz-SignedHeaders)" in out
+    assert "Content-Type" in out.split("1. ", 1)[1].split("\n")[0]
+
+
+def test_a_part_other_than_its_signed_checksum_is_not_worth_sending_again(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    data = b"the bytes the backend signed for"
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    with Presigner(admin_session(s3_server), endpoint_url=s3_server.endpoint_url) as signer:
+        upload = signer.create_multipart(s3_bucket, "summed", checksum_algorithm="CRC32")
+        part = signer.presign_part(
+            s3_bucket, "summed", upload.upload_id, 1, checksum=("CRC32", crc)
+        )
+        sent = dict(part.headers)
+        status, headers, body = send("PUT", part.url, sent, b"other bytes, the same length!!!!")
+        signer.abort_multipart(s3_bucket, "summed", upload.upload_id)
+    assert status == 400
+    for url in (part, part.url):
+        diagnosis = diagnose(
+            status=status, headers=dict(headers), body=body, url=url, request_headers=sent
+        )
+        assert diagnosis.cause == "checksum-mismatch"
+        assert "other bytes than the backend signed for" in diagnosis.summary
+        assert "the URL signs X-Amz-Checksum-Crc32" in text_of(diagnosis)
+        assert not diagnosis.retryable
+        assert "read again" not in text_of(diagnosis)
+
+
+def test_completing_with_a_wrong_etag_says_to_read_them_with_list_parts(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    upload = s3_client.create_multipart_upload(Bucket=s3_bucket, Key="etags")["UploadId"]
+    s3_client.upload_part(Bucket=s3_bucket, Key="etags", UploadId=upload, PartNumber=1, Body=b"x")
+    wrong = {"Parts": [{"PartNumber": 1, "ETag": '"0123456789abcdef0123456789abcdef"'}]}
+    seen = on_the_wire(s3_client)
+    error = boto3_error(
+        lambda: s3_client.complete_multipart_upload(
+            Bucket=s3_bucket, Key="etags", UploadId=upload, MultipartUpload=wrong
+        )
+    )
+    raw = diagnose_raw(seen)
+    with (
+        Presigner(admin_session(s3_server), endpoint_url=s3_server.endpoint_url) as signer,
+        pytest.raises(UploadError) as ours,
+    ):
+        signer.complete_multipart(
+            s3_bucket, "etags", upload, parts=[(1, '"0123456789abcdef0123456789abcdef"')]
+        )
+    s3_client.abort_multipart_upload(Bucket=s3_bucket, Key="etags", UploadId=upload)
+    for diagnosis in (diagnose(error), raw, ours.value.diagnosis):
+        assert diagnosis is not None
+        assert (diagnosis.cause, diagnosis.retryable) == ("invalid-part", False)
+        assert "ListParts (Presigner.list_parts" in diagnosis.fixes[0]
+        assert "extra_args" not in text_of(diagnosis)
+
+
+@pytest.mark.parametrize(
+    ("size", "cause", "says"),
+    [(200, "entity-too-large", "sets a maximum size"), (2, "entity-too-small", "sets a minimum")],
+)
+def test_a_form_outside_its_size_range_is_told_the_policys_range(
+    s3_server: S3Server, s3_bucket: str, size: int, cause: str, says: str
+) -> None:
+    """SeaweedFS names no limit (AWS adds MaxSizeAllowed): the request says it was a form."""
+    with Presigner(admin_session(s3_server), endpoint_url=s3_server.endpoint_url) as signer:
+        post = signer.presign_post(s3_bucket, "form.bin", size_range=(10, 100))
+    body, content_type = form(dict(post.fields), b"z" * size)
+    sent = {"Content-Type": content_type}
+    status, headers, answer = send("POST", post.url, sent, body)
+    assert status == 400
+    diagnosis = diagnose(
+        status=status, headers=dict(headers), body=answer, url=post.url, request_headers=sent
+    )
+    assert diagnosis.cause == cause
+    assert diagnosis.fixes[0].startswith(f"the form's POST policy {says}")
+    assert "content-length-range" in diagnosis.fixes[0]
+    assert "5 GiB" not in text_of(diagnosis)
+    assert "5 MiB" not in text_of(diagnosis)
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from resilient_s3 import (
     PresignedRequest,
     PresignedUploader,
     Presigner,
+    S3RequestError,
     SignRequest,
     UploadConfig,
     diagnose,
@@ -615,3 +618,201 @@ def test_cli_presigns_and_checks_cors(
     assert "ExposeHeaders" in captured.out
     assert "ETag" in captured.out
     assert "does not let https://app.example upload" in captured.err
+
+
+# -- issue 19: what a presigner refuses, and what a client without credentials is told ---------
+
+
+async def _no_wait(seconds: float) -> None:
+    """The retrier's sleep, skipped: these tests wait for nothing but the server."""
+
+
+def test_a_failed_abort_of_a_client_without_credentials_is_left_to_the_backends_operator(
+    s3_server: S3Server,
+    s3_bucket: str,
+    s3_client: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every part fails, and the backend refuses the abort (it is asked without alice's
+    token): the client has no credentials that could abort the upload later, so nothing is
+    remembered for `resilient-s3 cleanup`; the warning says the upload stays open, where it
+    is, and that the backend's operator can clean it."""
+    from resilient_s3._upload.journal import Journal
+    from resilient_s3.uppy import signer
+
+    path = tmp_path / "ct.mp4"
+    write_random(path, 12 * MiB)
+    journal = tmp_path / "journal"
+    broken = Fault(FaultKind.INTERNAL_ERROR, 1.0, {"UploadPart"})
+    with ChaosProxy(s3_server.endpoint_url, faults=[broken]) as proxy:
+        routes = Backend(
+            _via(s3_server, proxy),
+            s3_bucket,
+            authorize=lambda request: request.headers.get("authorization") or False,
+        )
+        try:
+            as_alice = signer(routes.url, headers={"authorization": "alice"})
+            anonymous = signer(routes.url)
+
+            async def sign(request: SignRequest) -> Any:
+                return await (anonymous if request.action == "abort" else as_alice)(request)
+
+            config = UploadConfig(
+                multipart_threshold=8 * MiB,
+                part_size=5 * MiB,
+                max_attempts=2,
+                journal_dir=str(journal),
+            )
+            with (
+                PresignedUploader(sign, config, _sleep=_no_wait) as up,
+                pytest.raises(S3RequestError),
+            ):
+                up.upload_file(path, "videos/ct.mp4")
+        finally:
+            routes.close()
+    assert Journal(journal).pending_aborts() == []
+    [upload] = open_uploads(s3_client, s3_bucket)
+    key = upload["Key"]
+    assert key.startswith("incoming/")
+    assert key.endswith("/videos/ct.mp4")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    [left_open] = [message for message in warned if upload["UploadId"] in message]
+    assert f"s3://{s3_bucket}/{key}" in left_open
+    assert "stays open" in left_open
+    assert f"resilient-s3 cleanup s3://{s3_bucket}/{key}" in left_open
+    assert "remembered" not in left_open
+    s3_client.abort_multipart_upload(Bucket=s3_bucket, Key=key, UploadId=upload["UploadId"])
+
+
+def test_a_form_for_a_content_type_prefix_posts_as_documented(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    """The fields carry Content-Type set to the prefix, and `client_fields` names it: posted
+    as they are, the form is accepted; with the file's type in it, that type is stored; a
+    type outside the prefix is refused."""
+    with presigner(s3_server) as signer:
+        post = signer.presign_post(s3_bucket, key_prefix="images/", content_type_prefix="image/")
+    assert post.fields["Content-Type"] == "image/"
+    assert post.client_fields == ("Content-Type",)
+    assert post.to_json()["client_fields"] == ["Content-Type"]
+
+    def posted(**changes: str) -> int:
+        body, content_type = form({**post.fields, **changes}, b"\x89PNG")
+        return send("POST", post.url, {"Content-Type": content_type}, body)[0]
+
+    assert posted() in (200, 204)  # "these fields, then the file"
+    assert posted(key="images/cat.png", **{"Content-Type": "image/png"}) in (200, 204)
+    assert posted(key="images/note.txt", **{"Content-Type": "text/plain"}) == 403
+    stored = s3_client.head_object(Bucket=s3_bucket, Key="images/cat.png")
+    assert stored["ContentType"] == "image/png"
+
+
+def _expiring(server: S3Server, seconds: float) -> Any:
+    """A credentials= callable whose keys expire ``seconds`` from now (in the past if
+    negative)."""
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+
+    def credentials() -> dict[str, Any]:
+        return {
+            "access_key": server.access_key,
+            "secret_key": server.secret_key,
+            "token": None,
+            "expiry_time": expiry.isoformat(),
+        }
+
+    return credentials
+
+
+def test_credentials_that_expired_already_sign_nothing(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    from resilient_s3 import CredentialRefreshError
+
+    with Presigner(
+        endpoint_url=s3_server.endpoint_url,
+        region_name=s3_server.region,
+        credentials=_expiring(s3_server, -60),
+    ) as signer:
+        for call in (
+            lambda: signer.presign_put(s3_bucket, "k"),
+            lambda: signer.presign_post(s3_bucket, "k"),
+            lambda: signer.create_multipart(s3_bucket, "k", size=20 * MiB),
+            lambda: signer.presign_part(s3_bucket, "k", "u", 1),
+        ):
+            with pytest.raises(CredentialRefreshError, match=r"expired at \d{4}-.*Z") as failed:
+                call()
+            assert failed.value.diagnosis is not None
+            assert failed.value.diagnosis.cause == "credentials-expired"
+    assert open_uploads(s3_client, s3_bucket) == []  # nothing created for a URL never signed
+
+
+def test_credentials_about_to_expire_sign_with_a_warning(
+    s3_server: S3Server, s3_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Presigner(
+        endpoint_url=s3_server.endpoint_url,
+        region_name=s3_server.region,
+        credentials=_expiring(s3_server, 30),
+    ) as signer:
+        put = signer.presign_put(s3_bucket, "k", expires_in=900)
+    assert put.expires_in <= 30
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "resilient_s3"]
+    assert "expire at" in warning
+    assert f"{put.expires_in} s" in warning
+    assert "900 s" in warning
+
+
+def test_part_urls_of_a_known_size_take_only_their_parts_length(
+    s3_server: S3Server, s3_bucket: str, s3_client: Any
+) -> None:
+    """Each part's Content-Length is signed, as a single PUT's with size: part 3's bytes on
+    part 1's URL are refused at once, not found "too small" at completion."""
+    data = os.urandom(12 * MiB + 5)
+    with presigner(s3_server) as signer:
+        upload = signer.create_multipart(s3_bucket, "cut.bin", size=len(data), part_size=5 * MiB)
+        first, _, last = upload.parts
+        assert first.headers["Content-Length"] == str(5 * MiB)
+        assert last.headers["Content-Length"] == str(2 * MiB + 5)
+        tail = data[last.offset :]
+        assert send("PUT", first.url, {}, tail)[0] == 403
+        again = signer.presign_part(s3_bucket, "cut.bin", upload.upload_id, 1, size=5 * MiB)
+        assert send("PUT", again.url, {}, tail)[0] == 403
+        etags = []
+        for part in upload.parts:
+            body = data[part.offset : part.offset + part.length]
+            status, headers, _ = send("PUT", part.url, dict(part.headers), body)
+            assert status == 200
+            etags.append((part.part_number, headers["ETag"]))
+        signer.complete_multipart(s3_bucket, "cut.bin", upload.upload_id, etags)
+    assert s3_client.get_object(Bucket=s3_bucket, Key="cut.bin")["Body"].read() == data
+
+
+async def test_urls_that_expire_before_reaching_s3_name_the_setting_to_raise(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The backend's URLs live 1 s and every request takes 2 s to reach S3: renewing cannot
+    help, and the error says so, with the seconds, and which lifetime to raise."""
+    from resilient_s3 import RetriesExhaustedError
+
+    held = Fault(FaultKind.DELAY, 1.0, {"PutObject"}, seconds=2)
+    with ChaosProxy(s3_server.endpoint_url, faults=[held]) as proxy:
+        async with AsyncPresigner(
+            admin_session(s3_server), endpoint_url=proxy.endpoint_url
+        ) as signer:
+
+            async def sign(request: SignRequest) -> Any:
+                return await signer.answer(request, bucket=s3_bucket, put_expires_in=1)
+
+            config = UploadConfig(journal_dir=str(tmp_path / "j"))
+            async with AsyncPresignedUploader(sign, config, _sleep=_no_wait) as up:
+                with pytest.raises(RetriesExhaustedError) as failed:
+                    await up.upload_fileobj(io.BytesIO(b"x" * 1000), "late.txt")
+    text = str(failed.value)
+    assert "3 URL renewals" in text
+    assert "does it by itself" not in text
+    assert failed.value.diagnosis is not None
+    fix = failed.value.diagnosis.fixes[0]
+    assert re.search(r"they live 1 s, and this request took [2-9]\.\d s", fix), fix
+    assert "the backend's put_expires_in" in fix
+    assert "expires_in of the Presigner calls" in fix

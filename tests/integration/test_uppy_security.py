@@ -470,3 +470,59 @@ def test_an_open_backend_still_serves_everyone_below_the_prefix(
         )
         assert status == 200
     assert open_uploads(s3_client, s3_bucket) == []
+
+
+def test_the_default_key_keeps_letters_of_every_script(s3_server: S3Server, s3_bucket: str) -> None:
+    """`日本 été.png` kept its name (before: `_ _t_.png`); separators, controls and a path
+    climbing out still go."""
+    with Backend(s3_server, s3_bucket) as backend:
+        for sent, kept in (
+            ("日本 été.png", "日本 été.png"),
+            ("..\\..\\win\\a\tb.txt", "a_b.txt"),
+            ("dir/../../x<y>.txt", "x_y_.txt"),
+        ):
+            status, created = backend.call("POST", "/s3/multipart", {"filename": sent})
+            assert status == 200, created
+            assert created["key"].rsplit("/", 1)[1] == kept, sent
+
+
+def test_a_missing_bucket_is_the_backends_problem_on_every_route(s3_server: S3Server) -> None:
+    """A backend set up with a bucket that does not exist answers 502 naming the cause (the
+    form route signs without S3 and answered 200 with a URL that could never work)."""
+    with Backend(s3_server, "no-such-bucket-here") as backend:
+        status, params = backend.call("GET", "/s3/params?filename=a.txt&type=text/plain")
+        assert status == 502, params
+        assert params["cause"] == "no-such-bucket"
+        status, created = backend.call("POST", "/s3/multipart", {"filename": "a.txt"})
+        assert status == 502, created
+
+
+def test_the_clients_mistakes_are_4xx_and_the_backends_own_are_502(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    """A wrong ETag is the client's (400, with the ListParts fix); completing twice says the
+    upload was completed or aborted (404); a backend whose own secret is wrong answers 502
+    with the cause, never a 403 that Uppy reads as "not allowed"."""
+    with Backend(s3_server, s3_bucket, max_size=MiB) as backend:  # completion lists parts
+        status, created = backend.call("POST", "/s3/multipart", {"filename": "e.bin"})
+        key, upload_id = created["key"], created["uploadId"]
+        status, signed = backend.call("GET", f"/s3/multipart/{upload_id}/1?key={quoted(key)}")
+        status, headers, _ = send("PUT", signed["url"], {}, b"part one")
+        complete = f"/s3/multipart/{upload_id}/complete?key={quoted(key)}"
+        wrong = {"parts": [{"PartNumber": 1, "ETag": "0" * 32}]}
+        status, answer = backend.call("POST", complete, wrong)
+        assert status == 400, answer
+        right = {"parts": [{"PartNumber": 1, "ETag": headers["ETag"]}]}
+        assert backend.call("POST", complete, right)[0] == 200
+        status, answer = backend.call("POST", complete, right)
+        assert status == 404, answer
+        assert "completed or aborted" in answer["message"]
+
+    class WrongSecret:
+        access_key, secret_key, region = s3_server.access_key, "not-the-secret", s3_server.region
+        endpoint_url = s3_server.endpoint_url
+
+    with Backend(WrongSecret(), s3_bucket) as backend:
+        status, answer = backend.call("POST", "/s3/multipart", {"filename": "w.bin"})
+    assert status == 502, answer
+    assert answer["cause"] == "signature-mismatch"

@@ -189,6 +189,54 @@ def test_a_signature_mismatch_with_its_url_alone_does_not_invent_the_signed_valu
     assert KEY_ID not in out
 
 
+def curl_i(body: str, *, interim: bool = False) -> str:
+    """What ``curl -i`` prints for S3's answer ``body``: the status line, the headers, a blank
+    line, the body (after ``100 Continue`` when curl sent ``Expect``)."""
+    head = "HTTP/1.1 100 Continue\r\n\r\n" if interim else ""
+    return (
+        f"{head}HTTP/1.1 403 Forbidden\r\nx-amz-request-id: 4442587FB7D0A2F9\r\n"
+        "Content-Type: application/xml\r\nTransfer-Encoding: chunked\r\n"
+        "Date: Mon, 30 Nov 2026 10:01:00 GMT\r\nServer: AmazonS3\r\n\r\n"
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{body}'
+    )
+
+
+@pytest.mark.parametrize("interim", [False, True], ids=["403", "100 then 403"])
+def test_a_curl_answer_with_its_url_as_a_second_argument_keeps_its_body(
+    capsys: pytest.CaptureFixture[str], interim: bool
+) -> None:
+    """Issue 19: the documented "error and its URL" form. The command joins its arguments with
+    a space, so the URL trailed the XML body, which then did not parse: a SignatureDoesNotMatch
+    read as a bare 403, "permission-denied ... a HEAD answer has no body"."""
+    signed = url(headers={"Content-Type": "image/jpeg"})
+    answer = curl_i(signature_mismatch(signed, {"content-type": "image/png"}), interim=interim)
+    for text in (f"{answer} {signed}", f"{signed} {answer}"):
+        explanation = explain(text, now=at(1))
+        assert explanation.read_as == "http"
+        diagnosis = explanation.diagnosis
+        assert diagnosis is not None
+        assert diagnosis.cause == "signature-mismatch", diagnosis
+        assert UNKNOWN_TYPE in diagnosis.evidence
+        assert diagnosis.fixes[0].startswith("send exactly the Content-Type the presigner")
+        assert explanation.url is not None
+        assert explanation.url.signed_headers == ("content-type", "host")
+    # Pasted unquoted, the shell joins the lines: S3's canonical request is lost, its code not.
+    folded = explain(f"{' '.join(answer.split())} {signed}", now=at(1)).diagnosis
+    assert folded is not None
+    assert folded.cause == "signature-mismatch"
+    assert folded.fixes[0].startswith("send every header the URL signs (X-Amz-SignedHeaders)")
+    assert main(["explain", answer, signed]) == 0
+    out = capsys.readouterr().out
+    assert "cause: signature-mismatch" in out
+    assert "HEAD" not in out
+    assert "permission-denied" not in out
+    assert "1. send exactly the Content-Type the presigner returned with the URL" in out
+    assert KEY_ID not in out
+
+
+UNKNOWN_TYPE = "header content-type: S3 received 'image/png'; the value signed is not in the URL"
+
+
 def test_a_bare_code_and_nonsense() -> None:
     code = explain("SignatureDoesNotMatch").diagnosis
     assert code is not None
@@ -236,5 +284,11 @@ def test_the_troubleshooting_page_is_generated_from_the_table() -> None:
         "docs/troubleshooting.md is stale: python -m resilient_s3._diagnostics.catalog "
         "> docs/troubleshooting.md"
     )
-    for cause in ("presigned-url-expired", "explicit-deny", "cors-refused", "network"):
+    for cause in (
+        "presigned-url-expired",
+        "explicit-deny",
+        "cors-refused",
+        "network",
+        "invalid-part",
+    ):
         assert f"## `{cause}`" in page

@@ -1,27 +1,34 @@
 """``doctor``: check a setup live, one finding per check, each with its evidence and fix.
 
 What an upload needs, tried for real under the given bucket and prefix: credentials (where
-from, until when), a clock the server agrees with, the bucket and its region, writing an
-object and deleting it, a multipart upload created, listed and aborted, a presigned PUT sent
-with no credentials, CORS for browser uploads from an origin, and the bucket's encryption
-(whether KMS is required, and so needs KMS permissions). It leaves nothing behind: the test
-object is deleted and the multipart upload aborted, and when that is refused it says what is
-left where.
+from, until when, and whether S3 accepts them), a clock the server agrees with, the bucket and
+its region, writing an object and deleting it, a multipart upload created, listed and aborted,
+a presigned PUT sent with no credentials, CORS for browser uploads from an origin, and the
+bucket's encryption (whether KMS is required, and so needs KMS permissions). A problem is
+reported once: the checks that would only meet it again (credentials S3 refuses, a missing
+bucket, an endpoint that cannot be reached) are skipped, saying why. It leaves nothing behind:
+the test object is deleted and the multipart upload aborted, and when that is refused it says
+what is left where.
+
+Over 500 lines because it holds one short method per check, each with its own wording.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import io
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .._auth.sigv4 import Clock, utc_now
 from .._config import UploadConfig
-from .._diagnostics.cors import UploadMode
+from .._diagnostics.cors import UploadMode, check_cors_rules
+from .._diagnostics.model import Cause, Diagnosis
 from .._diagnostics.report import DoctorCheck, DoctorReport, Status
 from .._diagnostics.request import SentRequest
 from .._diagnostics.words import human_seconds
@@ -29,6 +36,7 @@ from .._exceptions import InvalidUploadError, S3RequestError, UploadError
 from .._limits import validate_request_bucket
 from .._redact import mask_key
 from .._s3.errors import Where, http_error
+from .._s3.session import _is_aws as is_aws_endpoint
 from .._types import BotocoreConfigLike, CredentialsCallable, SessionLike
 from .portal import LoopThread
 from .presigner import AsyncPresigner
@@ -41,7 +49,16 @@ CLOCK_PROBLEM = 15 * 60
 SHORT_LIVED = 15 * 60
 """Credentials expiring sooner than this, with no way to refresh them, deserve a warning."""
 _PROBE = b"resilient-s3 doctor probe\n"
-_LIVE_CHECKS = ("write", "multipart", "presigned-put", "cors", "encryption")
+_REFUSED_CREDENTIALS = frozenset(
+    {
+        Cause.SIGNATURE_MISMATCH,
+        Cause.INVALID_ACCESS_KEY,
+        Cause.INVALID_TOKEN,
+        Cause.CREDENTIALS_EXPIRED,
+    }
+)
+"""Causes by which S3 refuses the credentials themselves, whatever the request."""
+_RULES_SHOWN = 10
 _DOCTOR_CONFIG = UploadConfig(max_attempts=3)
 """Few attempts: a check reports what it meets rather than waiting it out."""
 
@@ -121,26 +138,20 @@ async def async_doctor(
         except UploadError as exc:
             diagnosis = exc.diagnosis
             check = (
-                DoctorCheck.failed("session", Status.PROBLEM, "opening the session", diagnosis)
+                _failed("session", Status.PROBLEM, "opening the session", diagnosis)
                 if diagnosis is not None
                 else DoctorCheck("session", Status.PROBLEM, str(exc))
             )
             return DoctorReport(shown, endpoint_url or "aws", (check,))
-        checkup = _Checkup(presigner, uploader, bucket, prefix)
+        if endpoint_url is None and not is_aws_endpoint(connection.transport.endpoint_url):
+            # An endpoint from AWS_ENDPOINT_URL or a profile: no bucket of AWS's legacy names
+            # there, as for one given (the presigner's rule).
+            validate_request_bucket(bucket, legacy=False)
+        checkup = _Checkup(presigner, uploader, bucket, prefix, _clock)
         checks = [await checkup.credentials(), checkup.clock()]
-        checks += await checkup.bucket_and_region()
-        diagnosis = checks[2].diagnosis
-        if diagnosis is not None and diagnosis.cause == "network":
-            unreachable = "not run: the endpoint cannot be reached (see bucket)"
-            checks += [DoctorCheck(name, Status.SKIPPED, unreachable) for name in _LIVE_CHECKS]
-        else:
-            checks += [
-                await checkup.write(),
-                await checkup.multipart(),
-                await checkup.presigned_put(),
-                await checkup.cors(origin, cors_mode),
-                await checkup.encryption(),
-            ]
+        for name, run in checkup.live_checks(origin, cors_mode):
+            blocked = _blocked_by(checks)
+            checks.append(DoctorCheck(name, Status.SKIPPED, blocked) if blocked else await run())
     finally:
         await uploader.aclose()
         await presigner.aclose()
@@ -160,16 +171,64 @@ def _split(target: str, prefix: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def _blocked_by(checks: Sequence[DoctorCheck]) -> str | None:
+    """Why the checks still to run would only meet again a problem already reported: S3
+    refuses the credentials, the endpoint cannot be reached, or the bucket does not exist."""
+    for check in checks:
+        if check.status is not Status.PROBLEM or check.diagnosis is None:
+            continue
+        cause = check.diagnosis.cause
+        if cause == Cause.NETWORK:
+            return f"not run: the endpoint cannot be reached (see {check.name})"
+        if check.name == "credentials":
+            return "not run: S3 does not accept the credentials (see credentials)"
+        if check.name == "bucket" and cause == Cause.NO_SUCH_BUCKET:
+            return "not run: the bucket does not exist (see bucket)"
+    return None
+
+
+def _failed(name: str, status: Status, doing: str, diagnosis: Diagnosis) -> DoctorCheck:
+    """:meth:`DoctorCheck.failed`, without the fixes that say to run doctor: this is it."""
+    check = DoctorCheck.failed(name, status, doing, diagnosis)
+    return dataclasses.replace(check, fixes=_within_doctor(check.fixes))
+
+
+def _within_doctor(fixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(fix for fix in fixes if "resilient-s3 doctor" not in fix)
+
+
 class _Checkup:
     def __init__(
-        self, presigner: AsyncPresigner, uploader: AsyncResilientUploader, bucket: str, prefix: str
+        self,
+        presigner: AsyncPresigner,
+        uploader: AsyncResilientUploader,
+        bucket: str,
+        prefix: str,
+        local_clock: Clock,
     ) -> None:
         self.presigner = presigner
         self.uploader = uploader
         self.bucket = bucket
         self.prefix = prefix
+        self.local_clock = local_clock
         self.probe_key = f"{prefix}.resilient-s3-doctor-{uuid.uuid4().hex[:12]}"
         self.wrote = False
+        self.bucket_region: str | None = None
+        """The region HeadBucket named (``x-amz-bucket-region``), if it did."""
+
+    def live_checks(
+        self, origin: str | None, mode: UploadMode
+    ) -> tuple[tuple[str, Callable[[], Awaitable[DoctorCheck]]], ...]:
+        """The checks that send requests about the bucket, in order, by name."""
+        return (
+            ("bucket", self.bucket_exists),
+            ("region", self.region),
+            ("write", self.write),
+            ("multipart", self.multipart),
+            ("presigned-put", self.presigned_put),
+            ("cors", lambda: self.cors(origin, mode)),
+            ("encryption", self.encryption),
+        )
 
     async def _call(self, operation: str, key: str = "", **params: Any) -> dict[str, Any]:
         where = Where(self.bucket, key, params.get("UploadId"))
@@ -183,6 +242,17 @@ class _Checkup:
         key = mask_key(credentials.access_key)
         temporary = "temporary (with a session token)" if credentials.token else "long-term"
         evidence = [f"source: {owner.source}", f"access key: {key}, {temporary}"]
+        refused, accepted = await self._signed_request()
+        if refused is not None:
+            return DoctorCheck(
+                "credentials",
+                Status.PROBLEM,
+                f"S3 does not accept them: {refused.cause}: {refused.summary}",
+                (*evidence, *refused.evidence),
+                _within_doctor(refused.fixes),
+                refused,
+            )
+        evidence.append(accepted)
         expires = owner.expires_at
         if expires is None:
             return DoctorCheck(
@@ -220,13 +290,35 @@ class _Checkup:
             tuple(evidence),
         )
 
+    async def _signed_request(self) -> tuple[Diagnosis | None, str]:
+        """The first signed request: S3's refusal of the credentials, if it refuses them, else
+        what its answer shows. ListBuckets names no bucket, and its answer carries S3's reason
+        (a HEAD's cannot): any other answer, AccessDenied included, accepted the signature."""
+        try:
+            await self.presigner._control(
+                "ListBuckets", Where("", ""), retry={"max_attempts": 2}, MaxBuckets=1
+            )
+        except S3RequestError as exc:
+            diagnosis = exc.diagnosis
+            if diagnosis is not None and diagnosis.cause in _REFUSED_CREDENTIALS:
+                return diagnosis, ""
+            if diagnosis is None or diagnosis.cause in (Cause.NETWORK, Cause.SERVER_ERROR):
+                return None, f"not confirmed by S3: ListBuckets failed ({exc.code or exc.message})"
+            return None, f"S3 accepted their signature (ListBuckets: {exc.code})"
+        return None, "S3 accepted them (ListBuckets)"
+
     def clock(self) -> DoctorCheck:
         if not self.presigner.server_clock_read:
             return DoctorCheck("clock", Status.SKIPPED, "the server sent no Date to compare with")
         offset = self.presigner.clock_offset
         direction = "behind" if offset > 0 else "ahead of"
         off = f"this machine's clock is {human_seconds(offset)} {direction} the server's"
-        evidence = (f"offset {offset:+.0f} s, read from the server's Date header",)
+        local = self.local_clock()
+        server = local + datetime.timedelta(seconds=offset)
+        evidence = (
+            f"the server's clock (its Date header): {server:%Y-%m-%d %H:%M:%S} UTC; this "
+            f"machine's: {local:%Y-%m-%d %H:%M:%S} UTC",
+        )
         fix = "synchronise this machine's clock (timedatectl set-ntp true, chrony, ntpd)"
         if abs(offset) >= CLOCK_PROBLEM:
             return DoctorCheck(
@@ -244,29 +336,25 @@ class _Checkup:
             )
         return DoctorCheck("clock", Status.OK, f"within {human_seconds(offset)} of the server's")
 
-    async def bucket_and_region(self) -> list[DoctorCheck]:
-        configured = (await self.presigner._ensure_open()).transport.region
+    async def bucket_exists(self) -> DoctorCheck:
         try:
             head = await self._call("HeadBucket")
         except S3RequestError as exc:
             diagnosis = exc.diagnosis
             if diagnosis is None:
-                return [DoctorCheck("bucket", Status.PROBLEM, exc.message)]
+                return DoctorCheck("bucket", Status.PROBLEM, exc.message)
             if diagnosis.cause == "permission-denied":
-                bucket = DoctorCheck.failed(
-                    "bucket",
-                    Status.WARNING,
-                    "HeadBucket (s3:ListBucket) refused; uploads do not need it",
-                    diagnosis,
-                )
-                return [bucket, await self._region_from_location(configured)]
-            status = Status.PROBLEM
-            return [DoctorCheck.failed("bucket", status, "HeadBucket failed", diagnosis)]
-        bucket = DoctorCheck("bucket", Status.OK, f"{self.bucket} exists and answers")
-        region = head.get("BucketRegion")
-        if region is None:
-            return [bucket, await self._region_from_location(configured)]
-        return [bucket, self._region(region, configured, "x-amz-bucket-region")]
+                doing = "HeadBucket (s3:ListBucket) refused; uploads do not need it"
+                return _failed("bucket", Status.WARNING, doing, diagnosis)
+            return _failed("bucket", Status.PROBLEM, "HeadBucket failed", diagnosis)
+        self.bucket_region = head.get("BucketRegion")
+        return DoctorCheck("bucket", Status.OK, f"{self.bucket} exists and answers")
+
+    async def region(self) -> DoctorCheck:
+        configured = (await self.presigner._ensure_open()).transport.region
+        if self.bucket_region is None:
+            return await self._region_from_location(configured)
+        return self._region(self.bucket_region, configured, "x-amz-bucket-region")
 
     async def _region_from_location(self, configured: str) -> DoctorCheck:
         try:
@@ -401,15 +489,24 @@ class _Checkup:
                 "cors", Status.SKIPPED, "give --origin (the page's origin) to check browser uploads"
             )
         try:
-            report = await self.presigner.check_cors(self.bucket, origin, mode)
+            answer = await self._call("GetBucketCors")
+            rules: list[dict[str, Any]] | None = answer.get("CORSRules", [])
         except S3RequestError as exc:
-            return self._refused("cors", "GetBucketCors", exc, Status.WARNING)
-        evidence = tuple(f"{f.problem}" for f in report.findings)
+            if exc.code != "NoSuchCORSConfiguration":
+                return self._refused("cors", "GetBucketCors", exc, Status.WARNING)
+            rules = None
+        report = check_cors_rules(rules, origin=origin, mode=mode)
+        # The summary says what stops the browser; the evidence, the rules S3 gave and what
+        # the browser can do without.
+        evidence = (
+            *_rules_read(rules),
+            *(f"not blocking: {f.problem}" for f in report.findings if not f.blocking),
+        )
         if report.ok:
             return DoctorCheck(
                 "cors", Status.OK, f"a browser at {origin} may upload ({mode})", evidence
             )
-        rules = json.dumps({"CORSRules": list(report.suggested_rules)})
+        suggested = json.dumps({"CORSRules": list(report.suggested_rules)})
         return DoctorCheck(
             "cors",
             Status.PROBLEM,
@@ -418,7 +515,8 @@ class _Checkup:
             evidence,
             (
                 *(f.fix for f in report.findings if f.blocking),
-                f"aws s3api put-bucket-cors --bucket {self.bucket} --cors-configuration '{rules}'",
+                f"aws s3api put-bucket-cors --bucket {self.bucket} --cors-configuration "
+                f"'{suggested}'",
             ),
         )
 
@@ -490,7 +588,7 @@ class _Checkup:
     ) -> DoctorCheck:
         if exc.diagnosis is None:
             return DoctorCheck(name, status, f"{doing} failed: {exc.message}")
-        return DoctorCheck.failed(name, status, f"{doing} was refused", exc.diagnosis)
+        return _failed(name, status, f"{doing} was refused", exc.diagnosis)
 
     @staticmethod
     def _lines(exc: S3RequestError) -> tuple[str, ...]:
@@ -498,3 +596,23 @@ class _Checkup:
         if diagnosis is None:
             return (exc.message,)
         return (f"{diagnosis.cause}: {diagnosis.summary}", *diagnosis.evidence[:1])
+
+
+def _rules_read(rules: Sequence[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    """The bucket's CORS rules as GetBucketCors gave them, a line each (the first ten)."""
+    if rules is None:
+        return ("GetBucketCors: NoSuchCORSConfiguration",)
+
+    def listed(rule: Mapping[str, Any], name: str) -> str:
+        return ", ".join(rule.get(name) or ()) or "none"
+
+    shown = [
+        f"rule {number}: origins {listed(rule, 'AllowedOrigins')}; methods "
+        f"{listed(rule, 'AllowedMethods')}; headers {listed(rule, 'AllowedHeaders')}; "
+        f"exposes {listed(rule, 'ExposeHeaders')}"
+        for number, rule in enumerate(rules[:_RULES_SHOWN], 1)
+    ]
+    if len(rules) > _RULES_SHOWN:
+        shown.append(f"... and {len(rules) - _RULES_SHOWN} more rules")
+    count = "1 rule" if len(rules) == 1 else f"{len(rules)} rules"
+    return (f"GetBucketCors: {count}", *shown)

@@ -21,7 +21,7 @@ from .._auth.clock import ServerClock
 from .._config import UploadConfig
 from .._diagnostics.codes import Action
 from .._events import EventCallback, Events
-from .._exceptions import InvalidUploadError
+from .._exceptions import InvalidUploadError, S3RequestError
 from .._headers import check_header_value, check_metadata
 from .._limits import validate_key, validate_request_bucket
 from .._resilience.concurrency import AdaptiveLimiter
@@ -116,7 +116,7 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
                 Action.CORRECT_CLOCK: clock_fix(self._clock, self._events),
             },
             sleep=self._sleep,
-            annotate=functools.partial(annotate, clock=self._clock),
+            annotate=functools.partial(_annotate, clock=self._clock, backend=backend),
             events=self._events,
         )
         self._backend = backend
@@ -197,13 +197,20 @@ class AsyncPresignedUploader(OpenedOnFirstUse[Pipeline]):
         before = backend.renewed_urls
         request = UploadRequest(source, self._bucket or "", key, args, on_progress)
         result = await pipeline.upload(request)
-        bucket, placed = backend.located.get(key, (result.bucket, result.key))
+        placed = backend.placed(request.where)
         return dataclasses.replace(
             result,
-            bucket=bucket or result.bucket,
-            key=placed or result.key,
+            bucket=placed.bucket or result.bucket,
+            key=placed.key,
             renewed_urls=backend.renewed_urls - before,
         )
+
+
+def _annotate(error: S3RequestError, *, clock: ServerClock, backend: PresignedBackend) -> None:
+    """A request failed for good: what the uploader knows, then what the backend's URLs
+    tell (one that expired however often it was renewed)."""
+    annotate(error, clock=clock)
+    backend.explain(error)
 
 
 class PresignedUploader(Blocking):

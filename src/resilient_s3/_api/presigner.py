@@ -4,8 +4,9 @@ Every URL is signed with the credentials of one credential owner at the server's
 offset read when the presigner opens and every hour after, and from any skew answer), so a
 signer whose clock is off still issues URLs S3 accepts. A URL never outlives its signing
 credentials: its lifetime is clamped to their expiry, and to AWS's 7 days, and the result says
-so. The control calls a client cannot make itself (create, list, complete, abort) go through the
-same transport and retrier as the uploaders'.
+so (``presign_rules`` has those rules, and what is refused before anything is signed). The
+control calls a client cannot make itself (create, list, complete, abort) go through the same
+transport and retrier as the uploaders'.
 
 Over 500 lines because it holds the async core and its blocking face, and one short method per
 request a client cannot sign for itself; they share the lifetime and clock rules above.
@@ -29,14 +30,12 @@ from .._config import UploadConfig
 from .._diagnostics.answer import parse_time
 from .._diagnostics.cors import CorsReport, UploadMode, check_cors_rules
 from .._exceptions import InvalidUploadError, S3RequestError
-from .._headers import check_extra_args, check_header_value
 from .._limits import (
     MAX_PART_SIZE,
     MAX_SINGLE_PUT_SIZE,
+    MIN_PART_SIZE,
     MiB,
-    format_size,
-    validate_key,
-    validate_request_bucket,
+    size_text,
 )
 from .._presigned import (
     CompletedUpload,
@@ -52,18 +51,28 @@ from .._resilience.concurrency import AdaptiveLimiter
 from .._resilience.retry import Counters, RetryBudget
 from .._s3.errors import Where, check_endpoint_url
 from .._s3.session import SessionSettings
+from .._s3.session import _is_aws as is_aws_endpoint
 from .._s3.transport import S3Transport
 from .._types import BotocoreConfigLike, CredentialsCallable, SessionLike
-from .._upload.checksums import CHECKSUM_KINDS
-from .._upload.planner import plan_upload
+from .._upload.planner import UploadPlan, plan_upload
 from .connection import Connection, connect
 from .opening import OpenedOnFirstUse
 from .portal import Blocking
+from .presign_rules import (
+    Lifetime,
+    Parts,
+    check_checksum,
+    check_part,
+    check_post,
+    check_target,
+    checksum_kind,
+    completed_listing,
+    object_args,
+    url_lifetime,
+)
 
 logger = logging.getLogger("resilient_s3")
 
-MAX_EXPIRES = 604_800
-"""AWS refuses presigned URLs signed for longer than 7 days."""
 PUT_EXPIRES = 900
 """A single PUT's URL lives 15 minutes by default."""
 PART_EXPIRES = 3600
@@ -205,17 +214,18 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         S3 then refuses other bytes. ``size`` signs the Content-Length: S3 then refuses a body
         of any other length (how a backend holds a client to a size limit). Objects above
         5 GiB need :meth:`create_multipart` (``resilient-s3 presign multipart``)."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
+        check_checksum(checksum)
         if size is not None and size < 0:
             raise InvalidUploadError(f"size must be 0 or more bytes, not {size}")
         if size is not None and size > MAX_SINGLE_PUT_SIZE:
             raise InvalidUploadError(
-                f"a single PUT holds at most 5 GiB, this object has {format_size(size)}: "
+                f"a single PUT holds at most 5 GiB, this object has {size_text(size)}: "
                 "presign a multipart upload (create_multipart, resilient-s3 presign multipart)",
                 bucket=bucket,
                 key=key,
             )
-        args = _object_args(content_type, extra_args)
+        args = object_args(content_type, extra_args)
         if size is not None:
             args = {**args, "ContentLength": size}
         return await self._presign("PutObject", Where(bucket, key), args, checksum, expires_in)
@@ -258,14 +268,14 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         starting with it; the form's ``key`` field says which). The policy pins
         ``content_type`` (or ``content_type_prefix``), the ``size_range`` in bytes, and every
         extra field in ``fields`` to its value (botocore leaves the conditions of extra fields
-        to the caller)."""
-        if (key is None) == (key_prefix is None):
-            raise InvalidUploadError("presign_post needs either key or key_prefix")
-        self._check(bucket, key or f"{key_prefix}x")
+        to the caller). With ``content_type_prefix``, ``fields`` carries ``Content-Type`` set
+        to the prefix, named in ``client_fields``: the client puts the file's type there."""
+        check_post(key, key_prefix, content_type, content_type_prefix, size_range)
+        await self._check(bucket, key or f"{key_prefix}x")
         connection = await self._ensure_open()
         transport = connection.transport
         url = await transport.bucket_url(bucket)
-        lifetime, expires_at, clamped, credentials = await self._lifetime(connection, expires_in)
+        lifetime, credentials = await self._lifetime(connection, expires_in)
         form: dict[str, str] = {**(fields or {})}
         conditions: list[Any] = [{"bucket": bucket}]
         if key is not None:
@@ -278,12 +288,15 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             form["Content-Type"] = content_type
             conditions.append({"Content-Type": content_type})
         elif content_type_prefix is not None:
+            # Filled in, so that the fields as they are meet the policy (S3 refuses a form
+            # without the field); the client replaces it with the file's type.
+            form["Content-Type"] = content_type_prefix
             conditions.append(["starts-with", "$Content-Type", content_type_prefix])
         if size_range is not None:
-            low, high = size_range
-            conditions.append(["content-length-range", int(low), int(high)])
+            conditions.append(["content-length-range", *size_range])
         conditions += [{name: value} for name, value in (fields or {}).items()]
-        policy = {"expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "conditions": conditions}
+        expiration = f"{lifetime.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        policy = {"expiration": expiration, "conditions": conditions}
         signed = sign_post_policy(
             policy,
             credentials=credentials,
@@ -293,12 +306,13 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         return PresignedPost(
             url=url,
             fields={**form, **signed},
-            expires_at=expires_at,
-            expires_in=lifetime,
+            expires_at=lifetime.expires_at,
+            expires_in=lifetime.seconds,
             bucket=bucket,
             key=key or "",
             conditions=tuple(conditions),
-            clamped=clamped,
+            clamped=lifetime.clamped,
+            client_fields=("Content-Type",) if content_type_prefix is not None else (),
         )
 
     # -- multipart ---------------------------------------------------------------------------
@@ -322,40 +336,35 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         ones): the client asks for the others with :meth:`presign_part`. With
         ``checksum_algorithm``, every part the client sends must carry its checksum (ask for
         part URLs with :meth:`presign_part`)."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
         connection = await self._ensure_open()
-        args = dict(_object_args(content_type, extra_args))
+        args = dict(object_args(content_type, extra_args))
         if checksum_algorithm is not None:
-            kind = _kind(checksum_algorithm)
+            kind = checksum_kind(checksum_algorithm)
             args.update(ChecksumAlgorithm=kind.algorithm, ChecksumType=kind.multipart_type)
-        where = Where(bucket, key)
+        # Everything that can fail is decided before the upload exists: nothing to abort.
+        chosen, plan = _cut(size, part_size)
+        lifetime, _ = await self._lifetime(connection, expires_in)
         created = await self._control(
-            "CreateMultipartUpload", where, Bucket=bucket, Key=key, **args
+            "CreateMultipartUpload", Where(bucket, key), Bucket=bucket, Key=key, **args
         )
         upload_id: str = created["UploadId"]
-        chosen = part_size or PART_SIZE
         parts: list[PresignedPart] = []
-        lifetime, expires_at, clamped, _ = await self._lifetime(connection, expires_in)
-        if size is not None:
-            plan = plan_upload(size, multipart_threshold=1, part_size=chosen)
-            chosen = plan.part_size
-            if checksum_algorithm is None:
-                for part in itertools.islice(plan.parts(), part_urls):
-                    request = await self.presign_part(
-                        bucket, key, upload_id, part.number, expires_in=expires_in
+        if plan is not None and checksum_algorithm is None:
+            for part in itertools.islice(plan.parts(), part_urls):
+                request = await self.presign_part(
+                    bucket, key, upload_id, part.number, size=part.length, expires_in=expires_in
+                )
+                parts.append(
+                    PresignedPart(
+                        part.number,
+                        request.url,
+                        part.offset,
+                        part.length,
+                        request.expires_at,
+                        request.headers,
                     )
-                    parts.append(
-                        PresignedPart(
-                            part.number,
-                            request.url,
-                            part.offset,
-                            part.length,
-                            request.expires_at,
-                            request.headers,
-                        )
-                    )
-        elif not 5 * MiB <= chosen <= MAX_PART_SIZE:
-            raise InvalidUploadError(f"part_size must be 5 MiB to 5 GiB, not {chosen}")
+                )
         return PresignedMultipart(
             bucket=bucket,
             key=key,
@@ -363,9 +372,9 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             part_size=chosen,
             size=size,
             parts=tuple(parts),
-            expires_at=expires_at,
-            expires_in=lifetime,
-            clamped=clamped,
+            expires_at=lifetime.expires_at,
+            expires_in=lifetime.seconds,
+            clamped=lifetime.clamped,
         )
 
     async def presign_part(
@@ -375,20 +384,24 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         upload_id: str,
         part_number: int,
         *,
+        size: int | None = None,
         checksum: tuple[str, str] | None = None,
         expires_in: int = PART_EXPIRES,
     ) -> PresignedRequest:
-        """The URL of one part (again, when the first expired). ``checksum`` (algorithm,
-        base64 value) makes the client send the part's checksum, and S3 check it."""
-        self._check(bucket, key)
-        if not 1 <= part_number <= 10_000:
-            raise InvalidUploadError(f"part numbers are 1 to 10,000, not {part_number}")
+        """The URL of one part (again, when the first expired). ``size`` signs the part's
+        Content-Length: S3 then refuses any other length at once (the wrong part's bytes),
+        not at completion. ``checksum`` (algorithm, base64 value) makes the client send the
+        part's checksum, and S3 check it."""
+        await self._check(bucket, key)
+        check_part(part_number, size)
+        check_checksum(checksum)
         where = Where(bucket, key, upload_id, part_number)
-        return await self._presign("UploadPart", where, {}, checksum, expires_in)
+        args = {"ContentLength": size} if size is not None else {}
+        return await self._presign("UploadPart", where, args, checksum, expires_in)
 
     async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
         """Every part S3 holds for the upload (all pages)."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
         listed: list[UploadedPart] = []
         marker = 0
         where = Where(bucket, key, upload_id)
@@ -414,24 +427,20 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         bucket: str,
         key: str,
         upload_id: str,
-        parts: Sequence[tuple[int, str] | tuple[int, str, str | None]],
+        parts: Parts,
         *,
         checksum: tuple[str, str] | None = None,
         extra_args: Mapping[str, Any] | None = None,
     ) -> CompletedUpload:
         """Complete with (part number, ETag[, checksum]) for every part, in any order; ETags
         with or without their quotes. ``checksum`` is the whole object's (algorithm, base64),
-        when the upload was created with an algorithm."""
-        self._check(bucket, key)
-        listing = []
-        for number, etag, *rest in sorted(parts):
-            entry: dict[str, Any] = {"PartNumber": int(number), "ETag": _quoted(etag)}
-            if rest and rest[0] and checksum is not None:
-                entry[_kind(checksum[0]).param] = rest[0]
-            listing.append(entry)
+        when the upload was created with an algorithm. An empty list, a part named twice or
+        a number outside 1..10,000 is refused before anything is sent."""
+        await self._check(bucket, key)
+        listing = completed_listing(parts, checksum)
         args = dict(extra_args or {})
         if checksum is not None:
-            kind = _kind(checksum[0])
+            kind = checksum_kind(checksum[0])
             args[kind.param] = checksum[1]
             args["ChecksumType"] = kind.multipart_type
         where = Where(bucket, key, upload_id)
@@ -450,13 +459,13 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             key=key,
             etag=response.get("ETag", ""),
             version_id=response.get("VersionId"),
-            checksum=checksum and response.get(_kind(checksum[0]).param),
+            checksum=checksum and response.get(checksum_kind(checksum[0]).param),
             location=response.get("Location"),
         )
 
     async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         """Abort; an upload that is gone already counts as aborted."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
         where = Where(bucket, key, upload_id)
         try:
             await self._control(
@@ -471,9 +480,16 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
             if exc.code != "NoSuchUpload":
                 raise
 
+    async def check_bucket(self, bucket: str) -> None:
+        """Raise :class:`S3RequestError` (``no-such-bucket``, ``permission-denied``...) unless
+        the bucket exists and these credentials reach it: a form URL is signed without asking
+        S3, so a backend checks once that its bucket is there before handing URLs out."""
+        await self._check(bucket, None)
+        await self._control("HeadBucket", Where(bucket, ""), Bucket=bucket)
+
     async def head(self, bucket: str, key: str) -> CompletedUpload | None:
         """The object's size, ETag, checksum and metadata, or None if there is none."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
         where = Where(bucket, key)
         try:
             head = await self._control(
@@ -502,7 +518,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
     async def delete_object(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
         """Delete the object (that version of it, with ``version_id``): how a backend takes
         back what a client completed against its rules."""
-        self._check(bucket, key)
+        await self._check(bucket, key)
         version = {"VersionId": version_id} if version_id else {}
         await self._control(
             "DeleteObject",
@@ -520,7 +536,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         ``"multipart"``, ``"post"``, or ``"uppy"``: what stock Uppy sends), sending ``headers``
         besides the signed ones: the bucket's CORS rules read as S3 reads them (see
         :func:`resilient_s3.check_cors_rules`)."""
-        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
+        await self._check(bucket, None)
         try:
             answer = await self._control("GetBucketCors", Where(bucket, ""), Bucket=bucket)
             rules: list[dict[str, Any]] | None = answer.get("CORSRules", [])
@@ -591,6 +607,7 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
                 key,
                 upload_id,
                 request.part_number,
+                size=request.size,
                 checksum=checksum,
                 expires_in=part_expires_in,
             )
@@ -619,88 +636,58 @@ class AsyncPresigner(OpenedOnFirstUse[Connection]):
         transport = connection.transport
         url, headers = await transport.prepare_body(operation, args, where)
         if checksum is not None:
-            kind = _kind(checksum[0])
+            kind = checksum_kind(checksum[0])
             headers["x-amz-sdk-checksum-algorithm"] = kind.algorithm
             headers[kind.header] = checksum[1]
-        lifetime, expires_at, clamped, credentials = await self._lifetime(connection, expires_in)
+        lifetime, credentials = await self._lifetime(connection, expires_in)
         signed_url = presign_url(
             "PUT",
             url,
             headers,
             credentials=credentials,
             region=transport.signing_region(where.bucket),
-            expires_in=lifetime,
+            expires_in=lifetime.seconds,
             now=self._clock.now,
         )
         return PresignedRequest(
             method="PUT",
             url=signed_url,
             headers=headers,
-            expires_at=expires_at,
-            expires_in=lifetime,
+            expires_at=lifetime.expires_at,
+            expires_in=lifetime.seconds,
             bucket=where.bucket,
             key=where.key,
-            clamped=clamped,
+            clamped=lifetime.clamped,
         )
 
-    async def _lifetime(
-        self, connection: Connection, asked: int
-    ) -> tuple[int, datetime.datetime, str | None, Any]:
-        """Seconds a URL signed now may live, when it expires, why it was cut short, and the
-        credentials to sign it with."""
-        if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:
-            raise InvalidUploadError(
-                f"expires_in must be a whole number of seconds >= 1, not {asked!r}"
-            )
+    async def _lifetime(self, connection: Connection, asked: int) -> tuple[Lifetime, Any]:
+        """How long a URL signed now may live, and the credentials to sign it with."""
         if time.monotonic() - self._clock_read_at >= SERVER_TIME_RECHECK:
             await self._learn_server_time(connection.transport)
         credentials, _ = await connection.owner.get()
-        lifetime, clamped = asked, None
-        if lifetime > MAX_EXPIRES:
-            lifetime = MAX_EXPIRES
-            clamped = f"AWS accepts presigned URLs of at most 7 days ({MAX_EXPIRES:,} s)"
-        expiry = connection.owner.expires_at
-        if expiry is not None:
-            left = int(expiry - self._clock.epoch())
-            if left < lifetime:
-                lifetime = max(left, 1)
-                when = datetime.datetime.fromtimestamp(expiry, datetime.UTC)
-                clamped = (
-                    f"the signing credentials expire at {when:%Y-%m-%dT%H:%M:%SZ} (in {left} s): "
-                    "a URL dies with them"
-                )
         now = self._clock.now().replace(tzinfo=datetime.UTC)
-        return lifetime, now + datetime.timedelta(seconds=lifetime), clamped, credentials
+        return url_lifetime(asked, connection.owner.expires_at, now), credentials
 
-    def _check(self, bucket: str, key: str) -> None:
-        validate_request_bucket(bucket, legacy=self._settings.endpoint_url is None)
-        try:
-            validate_key(key)
-        except InvalidUploadError as exc:
-            exc.bucket, exc.key = bucket, key
-            raise
-
-
-def _object_args(
-    content_type: str | None, extra_args: Mapping[str, Any] | None
-) -> Mapping[str, Any]:
-    """The object's arguments, their header values checked: a CR/LF would smuggle a request
-    onto the connection (create_multipart) or into the client's signed headers."""
-    args = dict(extra_args or {})
-    check_extra_args(args)
-    if content_type is not None:
-        check_header_value(content_type, "content_type")
-        args["ContentType"] = content_type
-    return args
+    async def _check(self, bucket: str, key: str | None) -> None:
+        """The bucket and key, judged before anything is sent. The names of buckets made
+        before March 2018 exist on AWS's own endpoint only: refused for an endpoint given
+        here (the uploaders' rule) and, once open, for one the session resolved
+        (AWS_ENDPOINT_URL, a profile's endpoint_url), where a URL for them could never work."""
+        aws = self._settings.endpoint_url is None
+        check_target(bucket, key, legacy=aws)
+        if aws and not is_aws_endpoint((await self._ensure_open()).transport.endpoint_url):
+            check_target(bucket, key, legacy=False)
 
 
-def _kind(algorithm: str) -> Any:
-    kind = CHECKSUM_KINDS.get(algorithm.upper())
-    if kind is None:
-        raise InvalidUploadError(
-            f"checksum algorithm must be one of {', '.join(CHECKSUM_KINDS)}, not {algorithm!r}"
-        )
-    return kind
+def _cut(size: int | None, part_size: int | None) -> tuple[int, UploadPlan | None]:
+    """The part size, and with ``size`` the plan that cuts the object as the uploaders do."""
+    chosen = part_size or PART_SIZE
+    if size is None:
+        if not MIN_PART_SIZE <= chosen <= MAX_PART_SIZE:
+            raise InvalidUploadError(f"part_size must be 5 MiB to 5 GiB, not {chosen}")
+        return chosen, None
+    plan = plan_upload(size, multipart_threshold=1, part_size=chosen)
+    return plan.part_size, plan
 
 
 def _checksum_of(answer: Mapping[str, Any]) -> str | None:
@@ -708,11 +695,6 @@ def _checksum_of(answer: Mapping[str, Any]) -> str | None:
     return next(
         (v for k, v in answer.items() if k.startswith("Checksum") and k != "ChecksumType"), None
     )
-
-
-def _quoted(etag: str) -> str:
-    """ETags as S3 lists them: Uppy 6 strips the quotes, earlier majors keep them."""
-    return etag if etag.startswith('"') else f'"{etag}"'
 
 
 class Presigner(Blocking):
@@ -781,7 +763,7 @@ class Presigner(Blocking):
         bucket: str,
         key: str,
         upload_id: str,
-        parts: Sequence[tuple[int, str] | tuple[int, str, str | None]],
+        parts: Parts,
         **options: Any,
     ) -> CompletedUpload:
         """See :meth:`AsyncPresigner.complete_multipart`."""
@@ -790,6 +772,10 @@ class Presigner(Blocking):
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         """See :meth:`AsyncPresigner.abort_multipart`."""
         self._call(self._async.abort_multipart, bucket, key, upload_id)
+
+    def check_bucket(self, bucket: str) -> None:
+        """See :meth:`AsyncPresigner.check_bucket`."""
+        self._call(self._async.check_bucket, bucket)
 
     def head(self, bucket: str, key: str) -> CompletedUpload | None:
         """See :meth:`AsyncPresigner.head`."""

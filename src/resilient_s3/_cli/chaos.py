@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .common import command, size
+from .common import EXIT_OK, EXIT_USAGE, OUTPUT_CLOSED, SIZES, command, size
+
+if TYPE_CHECKING:
+    from ..testing import ChaosProxy
 
 
 def add_parser(sub: Any) -> None:
@@ -19,6 +22,16 @@ def add_parser(sub: Any) -> None:
         description="Relay S3 requests to --upstream and inject faults. Prints one JSON line "
         "with the proxy's endpoint_url, then, when stopped (Ctrl-C, SIGTERM or --duration), "
         "one JSON line of counters. Probabilities are per request, 0..1.",
+        statuses=(
+            (EXIT_OK, "stopped (Ctrl-C, SIGTERM or --duration): the counters were printed"),
+            (
+                EXIT_USAGE,
+                "the proxy cannot run as given (--upstream, a probability, --expiries, the "
+                "port): nothing was started",
+            ),
+            OUTPUT_CLOSED,
+        ),
+        notes=(SIZES,),
     )
     chaos.add_argument("--upstream", required=True, help="http:// URL of the real S3 server")
     chaos.add_argument("--host", default="127.0.0.1")
@@ -56,6 +69,34 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    try:
+        proxy = _proxy(args).start()
+    except (ValueError, OSError) as exc:  # ChaosProxy's own checks, the port, the file
+        print(f"resilient-s3: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        print(
+            json.dumps({"endpoint_url": proxy.endpoint_url, "upstream": args.upstream}), flush=True
+        )
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stop.is_set():
+            timeout = args.stats_interval or 0.5
+            if deadline is not None:
+                timeout = min(timeout, max(deadline - time.monotonic(), 0))
+            if stop.wait(timeout) or (deadline is not None and time.monotonic() >= deadline):
+                break
+            if args.stats_interval:
+                print(json.dumps(proxy.stats.as_dict()), file=sys.stderr, flush=True)
+        print(json.dumps(proxy.stats.as_dict()), flush=True)
+    finally:
+        proxy.stop()
+    return EXIT_OK
+
+
+def _proxy(args: argparse.Namespace) -> ChaosProxy:
     from ..testing import ChaosProxy
 
     proxy = ChaosProxy(
@@ -76,21 +117,4 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.expiries:
         proxy.load_expiries(args.expiries)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with proxy:
-        print(
-            json.dumps({"endpoint_url": proxy.endpoint_url, "upstream": args.upstream}), flush=True
-        )
-        deadline = time.monotonic() + args.duration if args.duration else None
-        while not stop.is_set():
-            timeout = args.stats_interval or 0.5
-            if deadline is not None:
-                timeout = min(timeout, max(deadline - time.monotonic(), 0))
-            if stop.wait(timeout) or (deadline is not None and time.monotonic() >= deadline):
-                break
-            if args.stats_interval:
-                print(json.dumps(proxy.stats.as_dict()), file=sys.stderr, flush=True)
-        print(json.dumps(proxy.stats.as_dict()), flush=True)
-    return 0
+    return proxy

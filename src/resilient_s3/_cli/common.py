@@ -7,51 +7,121 @@ import argparse
 import contextlib
 import os
 import signal
+import sys
+import textwrap
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, get_args
 
 from .._config import CHECKSUM_ALGORITHMS, UploadConfig
+from .._diagnostics.cors import UploadMode
 from .._events import EventCallback
 from .._exceptions import InvalidUploadError, UploadError
+from .._headers import check_origin
 from .._limits import MAX_CONCURRENCY, MiB, parse_size, require_int, validate_part_size
 from .logs import logging_options
 from .output import failure_document, print_error, print_json
 
 if TYPE_CHECKING:
     from .._api.blocking import ResilientUploader
+    from .._api.presigner import Presigner
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a program whose reader went away (``| head``)."""
 EXIT_TERMINATED = 143
 
-EXIT_CODES = f"""exit status:
-  {EXIT_OK}    everything was uploaded
-  {EXIT_FAILED}    an upload failed (for put-dir: at least one file); the error names its cause
-  {EXIT_USAGE}    the command cannot run as given (an option, the endpoint, the profile, a
-       bucket or key name, a source that cannot be read): nothing was sent
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): multipart uploads in progress were aborted
-  {EXIT_TERMINATED}  terminated (SIGTERM): multipart uploads of files were kept, to finish by
-       running the same command again or `resilient-s3 resume`; others were aborted
+Statuses = Sequence[tuple[int, str]]
+"""A command's exit statuses and what each means, for its ``--help``."""
 
-sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes
-environment: the AWS CLI's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3,
-  AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, credentials) and its config files, through botocore"""
+CANNOT_RUN = (
+    EXIT_USAGE,
+    "the command cannot run as given (an option, the endpoint, the profile, a bucket or key "
+    "name): nothing was sent",
+)
+INTERRUPTED = (EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
+OUTPUT_CLOSED = (
+    EXIT_BROKEN_PIPE,
+    "standard output was closed early (`| head`): the rest of the output was dropped",
+)
+UPLOADS: Statuses = (
+    (EXIT_OK, "everything was uploaded"),
+    (EXIT_FAILED, "an upload failed (for put-dir: at least one file); the error names its cause"),
+    (
+        EXIT_USAGE,
+        "the command cannot run as given (an option, the endpoint, the profile, a bucket or key "
+        "name, a source that cannot be read): nothing was sent",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C): multipart uploads in progress were aborted"),
+    (
+        EXIT_TERMINATED,
+        "terminated (SIGTERM): multipart uploads of files were kept, to finish by running the "
+        "same command again or `resilient-s3 resume`; others were aborted",
+    ),
+)
+
+SIZES = "sizes: 8MiB, 64KiB, 1.5GiB (powers of 1024), 5MB, 10kB (powers of 1000), or bytes"
+ENVIRONMENT = (
+    "environment: the AWS CLI's (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3,\n"
+    "  AWS_CA_BUNDLE, AWS_MAX_ATTEMPTS, credentials) and its config files, through botocore"
+)
+
+EXIT_CODES = f"""exit status (each command's --help gives its own):
+  {EXIT_OK}    it did what it was asked: uploaded, presigned, explained, found nothing wrong
+  {EXIT_FAILED}    an upload failed; doctor or cors check found a problem; S3 refused a request
+  {EXIT_USAGE}    the command cannot run as given: nothing was sent
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_BROKEN_PIPE}  standard output was closed early (`| head`): the rest of the output dropped
+  {EXIT_TERMINATED}  terminated (SIGTERM) during put, put-dir or resume: uploads of files were kept
+
+{SIZES}
+{ENVIRONMENT}"""
+
+
+def epilog(statuses: Statuses, *notes: str) -> str:
+    """A command's exit statuses, then ``notes`` (sizes, the environment), for its help."""
+    lines = ["exit status:"]
+    for code, meaning in statuses:
+        first, *more = textwrap.wrap(meaning, 84)
+        lines.append(f"  {code:<5}{first}")
+        lines += [f"       {line}" for line in more]
+    return "\n".join([*lines, "", *notes] if notes else lines)
 
 
 class Terminated(SystemExit):
     """SIGTERM, raised in the main thread; the uploader keeps resumable uploads for it."""
 
 
-def s3_url(text: str) -> tuple[str, str]:
-    if not text.startswith("s3://"):
-        raise argparse.ArgumentTypeError(f"expected s3://bucket/key, got {text!r}")
-    bucket, _, key = text[5:].partition("/")
-    if not bucket:
-        raise argparse.ArgumentTypeError(f"no bucket in {text!r}")
-    return bucket, key
+def s3_target(form: str, *, bucket_alone: bool = False) -> Callable[[str], tuple[str, str]]:
+    """The type of an ``s3://bucket/...`` argument: (bucket, the rest). Its usage error names
+    ``form``, the command's own (``s3://bucket[/prefix]``); with ``bucket_alone``, a bare
+    bucket name is taken too, as ``s3://name``."""
+
+    def target(text: str) -> tuple[str, str]:
+        if bucket_alone and text and "/" not in text and ":" not in text:
+            return text, ""
+        bucket, _, rest = text.removeprefix("s3://").partition("/")
+        if not text.startswith("s3://") or not bucket:
+            alone = " or a bucket name" if bucket_alone else ""
+            raise argparse.ArgumentTypeError(f"expected {form}{alone}, got {text!r}")
+        return bucket, rest
+
+    return target
+
+
+CORS_MODES: tuple[str, ...] = get_args(UploadMode)
+
+
+def origin(text: str) -> str:
+    """``--origin``: a page's origin as a browser sends it (see ``check_origin``)."""
+    try:
+        check_origin(text, "--origin")
+    except InvalidUploadError as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix("--origin: ")) from None
+    return text
 
 
 def size(text: str) -> int:
@@ -112,13 +182,15 @@ def duration(text: str) -> float:
         ) from None
 
 
-def command(sub: Any, name: str, *, help: str, description: str) -> argparse.ArgumentParser:
-    """A subcommand with the exit codes in its help, and the logging options."""
+def command(
+    sub: Any, name: str, *, help: str, description: str, statuses: Statuses, notes: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A subcommand with its exit statuses and ``notes`` in its help, and the logging options."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help,
         description=description,
-        epilog=EXIT_CODES,
+        epilog=epilog(statuses, *notes),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     logging_options(parser)
@@ -277,6 +349,19 @@ def sigterm_ends_the_upload() -> Iterator[threading.Event]:
         yield terminating
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def presigner_of(args: argparse.Namespace) -> Presigner:
+    """The Presigner of ``--profile``, ``--endpoint-url`` and ``--region``."""
+    from .._api.presigner import Presigner
+
+    return Presigner(session_of(args), endpoint_url=args.endpoint_url, region_name=args.region)
+
+
+def usage(exc: ValueError) -> int:
+    """An option's value refused after parsing: one line, and exit status 2."""
+    print(f"resilient-s3: {exc}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def failed(exc: UploadError, *, as_json: bool = False) -> int:

@@ -11,12 +11,17 @@ from typing import Any
 from .._diagnostics.explain import explain, render
 from .._exceptions import UploadError
 from .common import (
+    CORS_MODES,
+    ENVIRONMENT,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    INTERRUPTED,
+    OUTPUT_CLOSED,
     command,
     failed,
-    s3_url,
+    origin,
+    s3_target,
     session_of,
     where_options,
 )
@@ -30,7 +35,15 @@ def add_parsers(sub: Any) -> None:
         description="Name the cause of an S3 error, with its evidence and the fixes to try: "
         "give an XML error body, a raw HTTP answer, a botocore message ('An error occurred "
         "(AccessDenied) when calling ...'), a presigned URL (when and how it was signed, "
-        "whether it has expired), or an error and its URL; '-' reads standard input.",
+        "whether it has expired), or an error and its URL; '-' reads standard input. Nothing "
+        "is sent anywhere.",
+        statuses=(
+            (EXIT_OK, "explained: the text was read as an error, an answer or a URL"),
+            (EXIT_USAGE, "the text is none of those (or there was none): nothing to explain"),
+            INTERRUPTED,
+            OUTPUT_CLOSED,
+        ),
+        notes=(),
     )
     explainer.add_argument("text", nargs="*", help="the error or URL; '-' or nothing: stdin")
     explainer.add_argument("--json", action="store_true", help="one JSON document on stdout")
@@ -39,19 +52,34 @@ def add_parsers(sub: Any) -> None:
         sub,
         "doctor",
         help="check live that uploads to a bucket can work",
-        description="Check, against the live endpoint, what an upload needs: credentials and "
-        "their expiry, the clock, the bucket and its region, writing and deleting an object "
-        "and a multipart upload under the prefix, a presigned PUT, CORS for --origin, and "
-        "default encryption / KMS. Exits 1 when something is wrong; leaves nothing behind.",
+        description="Check, against the live endpoint, what an upload needs: credentials (and "
+        "that S3 accepts them) and their expiry, the clock, the bucket and its region, writing "
+        "and deleting an object and a multipart upload under the prefix, a presigned PUT, CORS "
+        "for --origin, and default encryption / KMS. A check that would only meet a problem "
+        "already found (credentials S3 refuses, a missing bucket, an endpoint that cannot be "
+        "reached) is skipped. Leaves nothing behind.",
+        statuses=(
+            (EXIT_OK, "every check passed (warnings allowed)"),
+            (EXIT_FAILED, "a check found a problem: the report names it, its evidence and fix"),
+            (
+                EXIT_USAGE,
+                "doctor cannot run as given (the target, --origin, an option, the endpoint, "
+                "the profile): nothing was sent",
+            ),
+            INTERRUPTED,
+            OUTPUT_CLOSED,
+        ),
+        notes=(ENVIRONMENT,),
     )
-    checker.add_argument("target", type=s3_url, help="s3://bucket[/prefix]")
-    checker.add_argument("--origin", help="check CORS for browser uploads from this origin")
     checker.add_argument(
-        "--mode",
-        choices=("put", "multipart", "post", "uppy"),
-        default="multipart",
-        help="for --origin",
+        "target",
+        type=s3_target("s3://bucket[/prefix]", bucket_alone=True),
+        help="s3://bucket[/prefix], or a bucket name",
     )
+    checker.add_argument(
+        "--origin", type=origin, help="check CORS for browser uploads from this origin"
+    )
+    checker.add_argument("--mode", choices=CORS_MODES, default="multipart", help="for --origin")
     checker.add_argument("--json", action="store_true", help="one JSON document on stdout")
     where_options(checker)
 
@@ -83,7 +111,7 @@ def run_doctor(args: argparse.Namespace) -> int:
             cors_mode=args.mode,
         )
     except UploadError as exc:
-        return failed(exc)
+        return failed(exc, as_json=args.json)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -1,7 +1,9 @@
 """The ``resilient-s3`` command line: the parser and the dispatch to each command's module.
 
 ``bench`` is handed over before parsing, so that the benchmark harness (a sibling package)
-is imported only when it runs.
+is imported only when it runs. A reader of standard output that goes away (``| head -1``) ends
+the command quietly with 141, as the shell reports a program killed by SIGPIPE (Python ignores
+that signal and raises BrokenPipeError instead); Ctrl-C ends it with 130.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import chaos, diagnostics, logs, maintain, presign, upload
-from .common import EXIT_CODES
+from . import chaos, cors, diagnostics, logs, maintain, presign, upload
+from .common import EXIT_BROKEN_PIPE, EXIT_CODES, EXIT_INTERRUPTED
+from .output import reader_gone
 
 BENCH_HELP = "compare S3 upload clients on the same server, data and faults"
 
@@ -40,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     upload.add_parsers(sub)
     maintain.add_parser(sub)
     presign.add_parsers(sub)
+    cors.add_parser(sub)
     diagnostics.add_parsers(sub)
     chaos.add_parser(sub)
     sub.add_parser("bench", help=BENCH_HELP, add_help=False)  # parsed by the harness itself
@@ -47,7 +51,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # a reader that went away is met here, not in the interpreter's exit
+    except BrokenPipeError:
+        reader_gone()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("resilient-s3: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return status
+
+
+def _run(arguments: list[str]) -> int:
     if arguments[:1] == ["bench"]:
         from resilient_s3_bench import cli as bench
 
@@ -62,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "presign":
         return presign.run_presign(args)
     if args.command == "cors":
-        return presign.run_cors(args)
+        return cors.run(args)
     if args.command == "explain":
         return diagnostics.run_explain(args)
     if args.command == "doctor":

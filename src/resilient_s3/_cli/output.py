@@ -70,12 +70,19 @@ def print_line(text: str, out: TextIO | None = None) -> None:
         stream.write(text + "\n")
         stream.flush()
     except BrokenPipeError:
-        try:  # what is still buffered, and every line after, goes nowhere, without an error
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        reader_gone(stream)
+
+
+def reader_gone(stream: TextIO | None = None) -> None:
+    """Send what is still buffered for ``stream`` (standard output), and every line after, to
+    the null device: writing it again would raise BrokenPipeError again, up to the
+    interpreter's last flush, which prints it as an error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (stream or sys.stdout).fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def uploaded_line(source: str, result: UploadResult) -> str:

@@ -1,37 +1,67 @@
-"""``resilient-s3 presign`` and ``resilient-s3 cors``: URLs for clients without credentials,
-and whether a browser may use them."""
+"""``resilient-s3 presign``: URLs for clients without credentials, and what to do with the
+multipart uploads created for them (complete, abort)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
-import re
+import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import UploadError
-from .._presigned import PresignedMultipart, PresignedPost, PresignedRequest
+from .._presigned import CompletedUpload, PresignedMultipart, PresignedPost, PresignedRequest
 from .common import (
+    ENVIRONMENT,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    INTERRUPTED,
+    OUTPUT_CLOSED,
+    SIZES,
+    Statuses,
     command,
     duration,
     failed,
     part_size,
-    s3_url,
-    session_of,
+    presigner_of,
+    s3_target,
     size,
+    usage,
     where_options,
 )
+
+if TYPE_CHECKING:
+    from .._api.presigner import Presigner
 
 # Options every mode takes: accepted before the mode too (``presign --json put ...``), as
 # they were when the mode was a positional argument.
 _SHARED = ("expires", "content_type", "json", "endpoint_url", "region", "profile")
 _LOGGING = ("log_level", "debug", "log_file")
-_CORS_MODES = ("put", "multipart", "post", "uppy")
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_SIGNING = ("put", "multipart", "post")
+"""The modes that sign: --expires and --content-type mean something only to them."""
+
+
+_REFUSED = (
+    "S3 refused a request or could not be reached, or the credentials could not be read; the "
+    "error names its cause"
+)
+
+
+def _statuses(done: str, failed: str = _REFUSED) -> Statuses:
+    return (
+        (EXIT_OK, done),
+        (EXIT_FAILED, failed),
+        (
+            EXIT_USAGE,
+            "the command cannot run as given (a bucket or key name, an option, the endpoint, "
+            "the profile): nothing was signed or sent",
+        ),
+        INTERRUPTED,
+        OUTPUT_CLOSED,
+    )
 
 
 def add_parsers(sub: Any) -> None:
@@ -41,11 +71,18 @@ def add_parsers(sub: Any) -> None:
         help="presign an upload for a client without credentials",
         description="Print a presigned URL (or a multipart upload's part URLs, or a browser "
         "form's fields) and the exact headers the client must send. URLs never outlive the "
-        "signing credentials, and are signed at the server's time. Each mode takes its own "
-        "options: `resilient-s3 presign MODE --help`.",
+        "signing credentials, and are signed at the server's time. A multipart upload stays "
+        "open until it is completed or aborted (presign complete, presign abort). Each mode "
+        "takes its own options: `resilient-s3 presign MODE --help`.",
+        statuses=_statuses(
+            "the URL, the form or the upload was printed (complete: completed; abort: aborted)"
+        ),
+        notes=(SIZES, ENVIRONMENT),
     )
     _shared_options(presign, "URL lifetime: 15m (put, post), 1h (multipart parts)")
-    modes = presign.add_subparsers(dest="mode", required=True, metavar="{put,multipart,post}")
+    modes = presign.add_subparsers(
+        dest="mode", required=True, metavar="{put,multipart,post,complete,abort}"
+    )
 
     put = _mode(
         modes,
@@ -55,6 +92,7 @@ def add_parsers(sub: Any) -> None:
         "with it (all signed).",
         target="s3://bucket/key",
         expires="URL lifetime, e.g. 15m (the default), 1h, 900 (seconds)",
+        done="the URL and the headers to send with it were printed",
     )
     put.add_argument(
         "--size",
@@ -67,9 +105,12 @@ def add_parsers(sub: Any) -> None:
         "multipart",
         help="create a multipart upload and presign its parts",
         description="Create a multipart upload and print its upload id and, with --size, "
-        "every part's URL with its offset and length.",
+        "every part's URL with its offset and length; then, on standard error (under 'next' "
+        "with --json), how to send the parts, complete the upload or abort it. It stays open, "
+        "its parts billed, until it is completed or aborted.",
         target="s3://bucket/key",
         expires="each part URL's lifetime, e.g. 1h (the default), 30m",
+        done="the upload was created and its id (and part URLs) printed",
     )
     multipart.add_argument(
         "--size", type=size, help="the object's bytes: every part's URL, with its offset"
@@ -87,61 +128,72 @@ def add_parsers(sub: Any) -> None:
         target="s3://bucket/key, or s3://bucket/prefix/ for any key under the prefix (the "
         "form's key field, ${filename} by default, names it)",
         expires="the form's lifetime, e.g. 15m (the default), 1h",
+        done="the form's URL and fields were printed",
+        form="s3://bucket/key or s3://bucket/prefix/",
     )
     post.add_argument(
         "--max-size", type=size, metavar="SIZE", help="the largest file the form takes"
     )
 
-    cors = command(
-        sub,
-        "cors",
-        help="check a bucket's CORS rules for browser uploads",
-        description="Read the bucket's CORS rules and say what a browser at --origin needs "
-        "for an upload in --mode: the method, the origin, the headers, ExposeHeaders ETag. "
-        "The rules are read as S3 reads them: the first rule that matches the origin, the "
-        "method and every header sent allows the preflight; the first that matches the "
-        "origin and the method answers the upload, and its ExposeHeaders are what the page "
-        "may read.",
+    complete = _mode(
+        modes,
+        "complete",
+        help="complete a multipart upload with the parts S3 holds",
+        description="Complete a multipart upload (from `presign multipart`) with every part "
+        "S3 holds for it, read with ListParts: no ETag to collect. Refused, and nothing "
+        "completed, when a part is missing from the numbers 1 to the last, or when the parts "
+        "do not add up to --size.",
+        target="s3://bucket/key",
+        done="the upload was completed: the object exists",
+        failed="a part is missing, or the parts do not add up to --size (nothing was "
+        "completed); or " + _REFUSED,
     )
-    cors.add_argument("action", choices=("check",))
-    cors.add_argument("target", type=s3_url, help="s3://bucket")
-    cors.add_argument("--origin", required=True, help="the page's origin, e.g. https://app.example")
-    cors.add_argument(
-        "--mode",
-        choices=_CORS_MODES,
-        default="multipart",
-        help="put: one PUT of a typed file; multipart (the default): a PUT per part, whose "
-        "ETag the page reads; post: a form; uppy: what stock Uppy 6 sends, PUT parts for files "
-        "over 100 MiB and POST forms for the others",
+    complete.add_argument(
+        "--size", type=size, help="the object's bytes: refuse unless the parts add up to them"
     )
-    cors.add_argument(
-        "--header",
-        dest="headers",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a header the page sends, signed in the URL (repeatable, or comma-separated): "
-        "e.g. x-amz-checksum-crc32, x-amz-meta-owner; it must be in AllowedHeaders",
+
+    _mode(
+        modes,
+        "abort",
+        help="abort a multipart upload (S3 deletes its parts)",
+        description="Abort a multipart upload (from `presign multipart`): S3 deletes the parts "
+        "it holds, and a client's later parts are refused. An upload that is gone already "
+        "(completed or aborted) counts as aborted.",
+        target="s3://bucket/key",
+        done="the upload was aborted, or was gone already",
     )
-    cors.add_argument(
-        "--print-rules", action="store_true", help="print the CORS rules to apply (JSON)"
-    )
-    cors.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    where_options(cors)
 
 
-def _shared_options(parser: argparse.ArgumentParser, expires: str) -> None:
-    parser.add_argument("--expires", metavar="DURATION", help=expires)
-    parser.add_argument("--content-type", help="the Content-Type the client must send")
+def _shared_options(parser: argparse.ArgumentParser, expires: str | None) -> None:
+    """The options every mode takes; ``--expires`` and ``--content-type`` for those that sign
+    (``expires`` tells the default lifetime)."""
+    if expires is not None:
+        parser.add_argument("--expires", metavar="DURATION", help=expires)
+        parser.add_argument("--content-type", help="the Content-Type the client must send")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     where_options(parser)
 
 
 def _mode(
-    modes: Any, name: str, *, help: str, description: str, target: str, expires: str
+    modes: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    target: str,
+    done: str,
+    expires: str | None = None,
+    form: str = "s3://bucket/key",
+    failed: str = _REFUSED,
 ) -> argparse.ArgumentParser:
-    parser = command(modes, name, help=help, description=description)
-    parser.add_argument("target", type=s3_url, help=target)
+    notes = (SIZES, ENVIRONMENT) if name != "abort" else (ENVIRONMENT,)
+    statuses = _statuses(done, failed)
+    parser = command(
+        modes, name, help=help, description=description, statuses=statuses, notes=notes
+    )
+    parser.add_argument("target", type=s3_target(form), help=target)
+    if name not in _SIGNING:
+        parser.add_argument("--upload-id", required=True, help="the id `presign multipart` printed")
     _shared_options(parser, expires)
     # Given after the mode, a shared option is set here; not given, it keeps what was given
     # before the mode, or the default (argparse copies every default of the mode's parser
@@ -166,62 +218,182 @@ def _lifetime(text: str) -> int:
     return int(seconds)
 
 
-def _header_names(values: list[str]) -> list[str]:
-    """``--header``: names, as in Access-Control-Request-Headers."""
-    names = [name.strip() for value in values for name in value.split(",")]
-    for name in names:
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(
-                f"--header: expected a header name such as x-amz-checksum-crc32, got {name!r}"
-            )
-    return names
-
-
-def _presigner(args: argparse.Namespace) -> Any:
-    from .._api.presigner import Presigner
-
-    return Presigner(session_of(args), endpoint_url=args.endpoint_url, region_name=args.region)
-
-
 def run_presign(args: argparse.Namespace) -> int:
     bucket, key = args.target
-    options: dict[str, Any] = {}
-    if args.expires is not None:
-        try:
-            options["expires_in"] = _lifetime(args.expires)
-        except ValueError as exc:
-            return _usage(exc)
     try:
-        with _presigner(args) as presigner:
-            if args.mode == "put":
-                result: Any = presigner.presign_put(
-                    bucket, key, size=args.size, content_type=args.content_type, **options
-                )
-            elif args.mode == "multipart":
-                result = presigner.create_multipart(
-                    bucket,
-                    key,
-                    size=args.size,
-                    part_size=args.part_size,
-                    content_type=args.content_type,
-                    **options,
-                )
-            else:
-                prefix = key.endswith("/") or not key
-                result = presigner.presign_post(
-                    bucket,
-                    None if prefix else key,
-                    key_prefix=key if prefix else None,
-                    content_type=args.content_type,
-                    size_range=None if args.max_size is None else (0, args.max_size),
-                    **options,
-                )
+        options = _signing_options(args)
+    except ValueError as exc:
+        return usage(exc)
+    try:
+        with presigner_of(args) as presigner:
+            if args.mode == "complete":
+                return _print_completed(_complete(presigner, bucket, key, args), args.json)
+            if args.mode == "abort":
+                presigner.abort_multipart(bucket, key, args.upload_id)
+                return _print_aborted(bucket, key, args.upload_id, args.json)
+            result = _sign(presigner, bucket, key, args, options)
     except UploadError as exc:
-        return failed(exc)
+        return failed(exc, as_json=args.json)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        document = result.to_json()
+        if isinstance(result, PresignedMultipart):
+            document["next"] = _next_steps(result)
+        print(json.dumps(document, indent=2))
     else:
         print(_describe(result))
+        if isinstance(result, PresignedMultipart):
+            # On standard error: standard output stays what a script reads (the id, the URLs).
+            print(_next_text(result), file=sys.stderr)
+    return EXIT_OK
+
+
+def _signing_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The presigner's options from --expires; refused for the modes that sign nothing."""
+    if args.mode not in _SIGNING:
+        given = [
+            flag
+            for flag, value in (("--expires", args.expires), ("--content-type", args.content_type))
+            if value is not None
+        ]
+        if given:
+            raise ValueError(f"{' and '.join(given)}: for put, multipart and post, not {args.mode}")
+        return {}
+    return {} if args.expires is None else {"expires_in": _lifetime(args.expires)}
+
+
+def _sign(
+    presigner: Presigner, bucket: str, key: str, args: argparse.Namespace, options: dict[str, Any]
+) -> PresignedRequest | PresignedMultipart | PresignedPost:
+    if args.mode == "put":
+        return presigner.presign_put(
+            bucket, key, size=args.size, content_type=args.content_type, **options
+        )
+    if args.mode == "multipart":
+        return presigner.create_multipart(
+            bucket,
+            key,
+            size=args.size,
+            part_size=args.part_size,
+            content_type=args.content_type,
+            **options,
+        )
+    prefix = key.endswith("/") or not key
+    return presigner.presign_post(
+        bucket,
+        None if prefix else key,
+        key_prefix=key if prefix else None,
+        content_type=args.content_type,
+        size_range=None if args.max_size is None else (0, args.max_size),
+        **options,
+    )
+
+
+def _next_steps(upload: PresignedMultipart) -> dict[str, str]:
+    """What a multipart upload created for a client needs next: it stays open, its parts
+    stored and billed, until it is completed or aborted."""
+    target = shlex.quote(f"s3://{upload.bucket}/{upload.key}")
+    upload_id = f"--upload-id {shlex.quote(upload.upload_id)}"
+    folder = upload.key.rpartition("/")[0]
+    below = shlex.quote(f"s3://{upload.bucket}/{folder}/" if folder else f"s3://{upload.bucket}")
+    if upload.parts:
+        send = (
+            "PUT each part's bytes (its offset and length in the file) to its URL, e.g. "
+            f"`split -b {upload.part_size} -d -a 5 FILE part-` then "
+            "`curl -f -T part-00000 'URL of part 1'` (part 2 is part-00001, and so on); S3 "
+            "answers each with the part's ETag"
+        )
+    else:
+        send = (
+            "presign each part's URL with Presigner.presign_part(bucket, key, upload_id, "
+            "part_number) (with --size, this command prints them all), then PUT the part to it"
+        )
+    return {
+        "upload_id": upload.upload_id,
+        "send_parts": send,
+        "complete": f"resilient-s3 presign complete {target} {upload_id}",
+        "complete_api": (
+            f"Presigner.complete_multipart({upload.bucket!r}, {upload.key!r}, "
+            f"{upload.upload_id!r}, [(part_number, etag), ...])"
+        ),
+        "abort": f"resilient-s3 presign abort {target} {upload_id}",
+        "cleanup": f"resilient-s3 cleanup {below} --older-than 24h",
+    }
+
+
+def _next_text(upload: PresignedMultipart) -> str:
+    steps = _next_steps(upload)
+    return "\n".join(
+        [
+            f"resilient-s3: multipart upload {upload.upload_id} is open: S3 keeps its parts, "
+            "billed, until it is completed or aborted",
+            f"  send the parts: {steps['send_parts']}",
+            f"  then complete:  {steps['complete']}",
+            f"                  (in Python: {steps['complete_api']})",
+            f"  or abort:       {steps['abort']}",
+            f"  left open:      {steps['cleanup']} aborts those open for a day",
+        ]
+    )
+
+
+def _complete(
+    presigner: Presigner, bucket: str, key: str, args: argparse.Namespace
+) -> CompletedUpload:
+    """Complete with the parts S3 holds, once they are every part: 1 to the last, adding up
+    to --size when it is given (a part still on its way would be left out of the object)."""
+    parts = sorted(presigner.list_parts(bucket, key, args.upload_id), key=lambda p: p.part_number)
+    numbers = {part.part_number for part in parts}
+    missing = [n for n in range(1, max(numbers, default=0) + 1) if n not in numbers]
+    held = sum(part.size for part in parts)
+    problem = None
+    if not parts:
+        problem = "S3 holds no part of it yet"
+    elif missing:
+        problem = f"parts missing: {_ranges(missing)} (S3 holds {_ranges(sorted(numbers))})"
+    elif args.size is not None and held != args.size:
+        problem = f"the parts S3 holds add up to {held:,} bytes, not --size {args.size:,}"
+    if problem is not None:
+        raise UploadError(
+            f"not completed: {problem}; send the missing parts, or abort it (presign abort)",
+            bucket=bucket,
+            key=key,
+            upload_id=args.upload_id,
+        )
+    listing = [(part.part_number, part.etag) for part in parts]
+    completed = presigner.complete_multipart(bucket, key, args.upload_id, listing)
+    return dataclasses.replace(completed, size=held)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Part numbers as a person reads them: 1-3, 5."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def _print_completed(completed: CompletedUpload, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"status": "completed", **completed.to_json()}, indent=2))
+    else:
+        print(
+            f"completed s3://{completed.bucket}/{completed.key} ({completed.size:,} bytes), "
+            f"ETag {completed.etag}"
+        )
+    return EXIT_OK
+
+
+def _print_aborted(bucket: str, key: str, upload_id: str, as_json: bool) -> int:
+    if as_json:
+        document = {"status": "aborted", "bucket": bucket, "key": key, "upload_id": upload_id}
+        print(json.dumps(document, indent=2))
+    else:
+        print(
+            f"aborted multipart upload {upload_id} of s3://{bucket}/{key} (if it was still "
+            "open): S3 keeps none of its parts"
+        )
     return EXIT_OK
 
 
@@ -245,50 +417,3 @@ def _describe(result: PresignedRequest | PresignedMultipart | PresignedPost) -> 
     if result.clamped:
         lines.append(f"shorter than asked: {result.clamped}")
     return "\n".join(lines)
-
-
-def _usage(exc: ValueError) -> int:
-    print(f"resilient-s3: {exc}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def run_cors(args: argparse.Namespace) -> int:
-    bucket, _ = args.target
-    try:
-        headers = _header_names(args.headers)
-    except ValueError as exc:
-        return _usage(exc)
-    try:
-        with _presigner(args) as presigner:
-            report = presigner.check_cors(bucket, args.origin, args.mode, headers)
-    except UploadError as exc:
-        return failed(exc)
-    if args.json:
-        document = {
-            "ok": report.ok,
-            "origin": report.origin,
-            "mode": report.mode,
-            "headers": headers,
-            "findings": [
-                {"problem": f.problem, "fix": f.fix, "blocking": f.blocking}
-                for f in report.findings
-            ],
-            "suggested_rules": report.suggested_rules,
-        }
-        print(json.dumps(document, indent=2))
-    else:
-        verdict = "ok" if report.ok else "browser uploads will fail"
-        sending = f" sending {', '.join(headers)}" if headers else ""
-        print(f"s3://{bucket} for {report.origin}, {report.mode} uploads{sending}: {verdict}")
-        for finding in report.findings:
-            mark = "x" if finding.blocking else "!"
-            print(f"  {mark} {finding.problem}\n      fix: {finding.fix}")
-        if args.print_rules:
-            print(json.dumps({"CORSRules": report.suggested_rules}, indent=2))
-    if not report.ok:
-        print(
-            f"resilient-s3: s3://{bucket} does not let {report.origin} upload ({report.mode})",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return EXIT_OK

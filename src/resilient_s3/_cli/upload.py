@@ -19,16 +19,19 @@ from .._outcomes import FileOutcome
 from .._result import UploadResult
 from .._upload.journal import Journal
 from .common import (
+    ENVIRONMENT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    SIZES,
+    UPLOADS,
     Terminated,
     command,
     failed,
     output_options,
     retry_options,
-    s3_url,
+    s3_target,
     sigterm_ends_the_upload,
     upload_options,
     uploader,
@@ -56,10 +59,14 @@ def add_parsers(sub: Any) -> None:
         description="Upload a file, or standard input (-). A destination ending in / (or a "
         "bare bucket) is a prefix: the file's name is appended, as with `aws s3 cp`. The "
         "Content-Type is guessed from the file's name unless --content-type gives it.",
+        statuses=UPLOADS,
+        notes=(SIZES, ENVIRONMENT),
     )
     put.add_argument("source", help="a file path, or - to read standard input")
     put.add_argument(
-        "destination", type=s3_url, help="s3://bucket/key, or s3://bucket/prefix/ for a file"
+        "destination",
+        type=s3_target("s3://bucket/key, or s3://bucket/prefix/"),
+        help="s3://bucket/key, or s3://bucket/prefix/ for a file",
     )
     put.add_argument("--content-type", help="default: guessed from the file's name")
     upload_options(put)
@@ -76,9 +83,13 @@ def add_parsers(sub: Any) -> None:
         "as it finishes (uploaded, skipped, or failed and why; none with --quiet), then a "
         "summary; each failure's diagnosis on standard error. --json prints one JSON line per "
         "file as it finishes, then a summary line.",
+        statuses=UPLOADS,
+        notes=(SIZES, ENVIRONMENT),
     )
     put_dir.add_argument("source", help="a directory")
-    put_dir.add_argument("destination", type=s3_url, help="s3://bucket[/prefix/]")
+    put_dir.add_argument(
+        "destination", type=s3_target("s3://bucket[/prefix/]"), help="s3://bucket[/prefix/]"
+    )
     put_dir.add_argument(
         "--include",
         action="append",
@@ -111,6 +122,12 @@ def add_parsers(sub: Any) -> None:
         help="finish the uploads a crash interrupted (from the journal)",
         description="Upload again every file whose multipart upload to this endpoint was "
         "interrupted, sending only the parts S3 does not have yet.",
+        statuses=(
+            (EXIT_OK, "every interrupted upload was finished, or there was none"),
+            (EXIT_FAILED, "an upload failed; the error names its cause"),
+            *UPLOADS[2:],
+        ),
+        notes=(ENVIRONMENT,),
     )
     retry_options(resume)
     output_options(resume)
@@ -170,7 +187,7 @@ def _upload(args: argparse.Namespace, terminating: threading.Event) -> int:
                 if args.json:
                     print_json(result_document(result))
                 else:
-                    print(uploaded_line(args.source, result))
+                    print_line(uploaded_line(args.source, result))
                 return EXIT_OK
             if args.command == "put-dir":
                 return _put_dir(up, args, display, target)
@@ -305,7 +322,7 @@ def _resume(up: ResilientUploader, args: argparse.Namespace) -> int:
         if args.json:
             print_json(result_document(result))
         else:
-            print(uploaded_line("(resumed)", result))
+            print_line(uploaded_line("(resumed)", result))
     if not results:
         elsewhere = Counter(
             header.endpoint
@@ -321,5 +338,5 @@ def _resume(up: ResilientUploader, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         elif not args.json:
-            print("nothing to resume")
+            print_line("nothing to resume")
     return EXIT_OK

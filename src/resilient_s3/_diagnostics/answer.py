@@ -110,12 +110,11 @@ def _parse_body(body: bytes | str | None) -> tuple[str | None, str, dict[str, st
     try:
         root = ET.fromstring(raw)
     except ET.ParseError:
-        text = raw[:300].decode("utf-8", "replace").strip()
-        return None, redact_text(text), {}
+        return None, _excerpt(raw), {}
     if root.tag != "Error":
         found = root.find("Error")  # <ErrorResponse><Error>… (some S3-compatible servers)
         if found is None:
-            return None, "", {}
+            return None, _excerpt(raw), {}  # a proxy's XHTML page: its words are the evidence
         root = found
     code = message = None
     elements: dict[str, str] = {}
@@ -128,6 +127,10 @@ def _parse_body(body: bytes | str | None) -> tuple[str | None, str, dict[str, st
         else:
             elements[child.tag] = text
     return code, message or "", _cleaned(elements)
+
+
+def _excerpt(raw: bytes) -> str:
+    return redact_text(raw[:300].decode("utf-8", "replace").strip())
 
 
 def _cleaned(elements: Mapping[str, str]) -> dict[str, str]:

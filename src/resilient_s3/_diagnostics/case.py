@@ -40,6 +40,9 @@ class Notes:
     summary: str
     evidence: list[str] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
+    retryable: bool | None = None
+    """Set when the request tells more than the answer: a BadDigest is worth re-sending
+    unless the checksum was signed into the URL by someone else (None: the table's verdict)."""
 
     def first(self, fix: str) -> None:
         self.fixes.insert(0, fix)

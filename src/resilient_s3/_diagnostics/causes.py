@@ -9,10 +9,12 @@ import re
 from .answer import parse_time
 from .case import Case, Notes
 from .denial import policy_fix, read_denial
-from .words import as_int, human_bytes, human_seconds, title, when
+from .words import as_int, human_seconds, shown, size_words, title, when
 
 MAX_SKEW = 15 * 60
 """Seconds S3 accepts between a request's time and its own (MaxAllowedSkewMilliseconds)."""
+MAX_PUT_SIZE = 5 * 1024**3
+"""S3's own MaxSizeAllowed for a single PUT or a part: a lower one is a POST policy's."""
 
 
 def presigned_url_expired(case: Case, notes: Notes) -> None:
@@ -179,6 +181,16 @@ def permission_denied(case: Case, notes: Notes) -> None:
                 "act on the reason in S3's message; it is not one this library knows (please "
                 "report it, with `resilient-s3 explain --json`)"
             ]
+        elif answer.code is None:
+            # A body, but no S3 <Error>: whoever wrote it is not S3, and no HEAD answered.
+            notes.summary = (
+                "refused with a body that is not an S3 error: a proxy, gateway or firewall "
+                "answered, or the text given is not the whole answer"
+            )
+            notes.fixes = [
+                "read the body (in the evidence) for who refused and why; S3's own refusals "
+                "are an XML <Error> with a Code"
+            ]
         return  # a code with its own rule (AllAccessDisabled): the rule says it
     notes.evidence.append(
         "S3 gave no reason: it names the policy only to callers of the bucket's own account "
@@ -229,24 +241,63 @@ def _read_context(case: Case, notes: Notes) -> bool:
 
 def size_limit(case: Case, notes: Notes) -> None:
     """The size proposed (``ProposedSize``), the limit (``MaxSizeAllowed`` or
-    ``MinSizeAllowed``), and the part (``PartNumber``)."""
+    ``MinSizeAllowed``), and the part (``PartNumber``), in exact bytes near the limit; whether
+    a browser form's POST policy set the limit (its ``content-length-range``): a
+    ``multipart/form-data`` POST, a maximum below S3's own 5 GiB, or a minimum for no part."""
     elements = case.answer.elements
     proposed = as_int(elements.get("ProposedSize"))
-    limit = as_int(elements.get("MaxSizeAllowed") or elements.get("MinSizeAllowed"))
+    too_small = case.answer.code == "EntityTooSmall" or "MinSizeAllowed" in elements
+    limit = as_int(elements.get("MinSizeAllowed" if too_small else "MaxSizeAllowed"))
     part = elements.get("PartNumber")
+    form = _form_upload(case, too_small, limit, part)
+    relation, bound = ("below", "minimum") if too_small else ("above", "maximum")
     if proposed is not None and limit is not None:
-        what = f"part {part}" if part else "the upload"
-        relation = "above" if "MaxSizeAllowed" in elements else "below"
+        what = f"part {part}" if part else "the file" if form else "the upload"
+        whose = " its POST policy sets (content-length-range)" if form else ""
         notes.summary = (
-            f"{what} is {human_bytes(proposed)}, {relation} the {human_bytes(limit)} "
-            f"{'maximum' if relation == 'above' else 'minimum'}"
+            f"{what} is {size_words(proposed)}, {relation} the {size_words(limit)} {bound}{whose}"
         )
         notes.evidence.append(f"proposed {proposed} bytes; limit {limit} bytes")
-    if case.signing is not None and case.signing.presigned and "MaxSizeAllowed" in elements:
-        notes.first(
+    if form:
+        if proposed is None or limit is None:
+            notes.summary = (
+                f"the file is {'smaller' if too_small else 'larger'} than the form's POST policy "
+                "allows (its content-length-range)"
+            )
+        notes.fixes = [_policy_range_fix(too_small, limit)]
+    elif case.signing is not None and case.signing.presigned and not too_small:
+        notes.fixes = [
             "a presigned single PUT takes 5 GiB at most: use Presigner.create_multipart for "
-            "larger files (or the POST policy's content-length-range allows less)"
-        )
+            "larger files"
+        ]
+
+
+def _form_upload(case: Case, too_small: bool, limit: int | None, part: str | None) -> bool:
+    """Whether a browser form (a POST with a policy) was refused, rather than a PUT or a part:
+    the request says so when it is known; S3's answer reads the same for both (the message is
+    one), but only a policy's content-length-range sets a maximum below 5 GiB, or a minimum
+    without naming a part."""
+    request = case.request
+    if part is not None or case.operation or (request is not None and request.operation):
+        return False  # a part, or an operation with a name (a form has none)
+    if request is not None and "content-type" in request.sent:
+        return request.sent["content-type"].lower().startswith("multipart/form-data")
+    if request is not None and request.method is not None:
+        return request.method == "POST"
+    return limit is not None and (too_small or limit < MAX_PUT_SIZE)
+
+
+def _policy_range_fix(too_small: bool, limit: int | None) -> str:
+    if limit is not None:
+        bound = f"at least {size_words(limit)}" if too_small else f"at most {size_words(limit)}"
+        allows = f"allows {bound}"
+    else:
+        allows = "sets a minimum size" if too_small else "sets a maximum size"
+    other = "a lower minimum" if too_small else "a higher maximum"
+    return (
+        f"the form's POST policy {allows} (its content-length-range): upload a file within it, "
+        f"or have the backend sign the form with {other} (presign_post(size_range=(low, high)))"
+    )
 
 
 def missing_resource(case: Case, notes: Notes) -> None:
@@ -318,7 +369,10 @@ def post_policy_violation(case: Case, notes: Notes) -> None:
 
 def checksum_mismatch(case: Case, notes: Notes) -> None:
     """The checksums S3 compared (``ExpectedDigest``/``CalculatedDigest``,
-    ``ClientComputedContentSHA256``/``S3ComputedContentSHA256``), the algorithm named."""
+    ``ClientComputedContentSHA256``/``S3ComputedContentSHA256``), the algorithm named; on a
+    presigned URL whose checksum was signed (an ``x-amz-checksum-*`` header in
+    ``X-Amz-SignedHeaders``, or sent with it), that the body is not the one the signer
+    computed it for: the same bytes fail again."""
     elements = case.answer.elements
     for sent, computed in (
         ("ExpectedDigest", "CalculatedDigest"),
@@ -329,6 +383,58 @@ def checksum_mismatch(case: Case, notes: Notes) -> None:
                 f"the request said {elements.get(sent, '?')}; S3 computed "
                 f"{elements.get(computed, '?')}"
             )
+    header = _signed_checksum(case)
+    if header is None:
+        return
+    notes.evidence.append(
+        f"the URL signs {title(header)}: its signer fixed the checksum of the body it expects"
+    )
+    notes.summary = (
+        "the body is not the one whose checksum was signed into the URL: the client sends "
+        "other bytes than the backend signed for, and re-sending the same bytes fails the same "
+        "way"
+    )
+    notes.fixes = [
+        "send the very bytes whose checksum the backend signed (the file as it was when the "
+        "URL was asked for: not re-encoded, resized or changed since), with the "
+        f"{title(header)} the presigner returned",
+        "if the file did change, ask the backend for a new URL signed with the new checksum",
+    ]
+    notes.retryable = False
+
+
+def _signed_checksum(case: Case) -> str | None:
+    """The checksum header a presigned URL signs (or that was sent with it: a presigned
+    request's ``x-amz-*`` headers must all be signed), if any."""
+    request, signing = case.request, case.signing
+    if request is None or signing is None or not signing.presigned:
+        return None
+    for name in (*signing.signed_headers, *request.sent):
+        if name.startswith("x-amz-checksum-") and name != "x-amz-checksum-type":
+            return name
+    return "content-md5" if "content-md5" in signing.signed_headers else None
+
+
+def invalid_part(case: Case, notes: Notes) -> None:
+    """The part S3 could not match (``PartNumber``), the ETag sent for it (``ETag``) and the
+    upload (``UploadId``); an empty ETag means the client never read it (a browser reads a
+    PUT's ETag only where the bucket's CORS rules expose it)."""
+    elements = case.answer.elements
+    part, etag = elements.get("PartNumber"), elements.get("ETag")
+    if part and etag is not None:
+        notes.evidence.append(f"part {part} was sent with ETag {shown(etag)}")
+        notes.summary = (
+            f"part {part} was sent with an ETag S3 does not have for it: the part was not "
+            "uploaded, or its ETag was read or copied wrong"
+        )
+    if elements.get("UploadId"):
+        notes.evidence.append(f"upload id: {elements['UploadId']}")
+    if etag is not None and etag.strip('"').lower() in ("", "null", "undefined"):
+        notes.first(
+            f"part {part or 'N'}'s ETag was never read: a browser sees a PUT's ETag only when "
+            "the bucket's CORS rules expose it (ExposeHeaders: ETag; `resilient-s3 cors check "
+            "s3://BUCKET --origin ORIGIN` checks it)"
+        )
 
 
 def invalid_presigned_url(case: Case, notes: Notes) -> None:

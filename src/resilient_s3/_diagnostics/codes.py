@@ -144,6 +144,11 @@ _SSE_C = Rule(
         "with a new key by a copy that sends the old one (CopySourceSSECustomerKey)",
     ),
 )
+_LIST_PARTS = (
+    "complete with the parts S3 has: read their numbers and ETags with ListParts "
+    "(Presigner.list_parts, `aws s3api list-parts`) and send those, in ascending part number "
+    "order"
+)
 _PRECONDITION = Rule(
     Cause.PRECONDITION_FAILED,
     Action.FAIL,
@@ -339,6 +344,20 @@ CODES: dict[str, Rule] = {
         "the bucket does not exist",
         ("check the bucket name and the endpoint/region",),
     ),
+    "InvalidPart": Rule(
+        Cause.INVALID_PART,
+        Action.FAIL,
+        "CompleteMultipartUpload named a part S3 does not have: the part was not uploaded, "
+        "or the ETag sent for it is not the one S3 returned when it was",
+        (_LIST_PARTS,),
+    ),
+    "InvalidPartOrder": Rule(
+        Cause.INVALID_PART,
+        Action.FAIL,
+        "CompleteMultipartUpload listed the parts out of order: S3 takes them in ascending "
+        "part number order",
+        (_LIST_PARTS,),
+    ),
     "NoSuchUpload": Rule(
         Cause.NO_SUCH_UPLOAD,
         Action.FAIL,
@@ -373,8 +392,6 @@ CODES: dict[str, Rule] = {
             "InvalidStorageClass",
             "InvalidEncryptionAlgorithmError",
             "MethodNotAllowed",
-            "InvalidPart",
-            "InvalidPartOrder",
         ),
         Rule(
             Cause.INVALID_REQUEST,

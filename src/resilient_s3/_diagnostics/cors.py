@@ -114,7 +114,8 @@ def check_cors_rules(
     if rules is None:
         finding = CorsFinding(
             "the bucket has no CORS configuration: every browser preflight is refused",
-            "add a CORS rule for the page's origin (see suggested_rules)",
+            f"add a CORS rule for {origin}: `resilient-s3 cors check s3://BUCKET --origin "
+            f"{origin} --print-rules` prints the rules to apply",
         )
         return CorsReport(origin, mode, (finding,), [_rule_for(origin)])
     if not any(_matches_origin(rule, origin) for rule in rules):

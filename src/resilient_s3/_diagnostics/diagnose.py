@@ -46,6 +46,7 @@ REFINERS: dict[Cause, Refiner] = {
     Cause.ENTITY_TOO_SMALL: causes.size_limit,
     Cause.NO_SUCH_BUCKET: causes.missing_resource,
     Cause.NO_SUCH_UPLOAD: causes.missing_resource,
+    Cause.INVALID_PART: causes.invalid_part,
     Cause.HEADERS_NOT_SIGNED: causes.unsigned_headers,
     Cause.CORS_REFUSED: causes.cors_refused,
     Cause.PRECONDITION_FAILED: causes.precondition_failed,
@@ -122,6 +123,8 @@ def diagnose_case(case: Case) -> Diagnosis:
     if answer.request_id:
         notes.evidence.append(f"request id: {answer.request_id}")
     retryable = rule.verdict.retryable if rule else False
+    if notes.retryable is not None:
+        retryable = notes.retryable
     return Diagnosis(cause, notes.summary, tuple(notes.evidence), tuple(notes.fixes), retryable)
 
 

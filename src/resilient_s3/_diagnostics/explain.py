@@ -31,6 +31,7 @@ _BOTOCORE = re.compile(
 )
 _STATUS_LINE = re.compile(r"^HTTP/\d(?:\.\d)? (?P<status>\d{3})")
 _CODE = re.compile(r"^[A-Z][A-Za-z0-9.]+$")
+_SIGNED = re.compile(r"[?&](X-Amz-Credential|X-Amz-Signature|Signature)=", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,24 +86,19 @@ def explain(text: str, *, now: datetime.datetime | None = None) -> Explanation:
     """Read ``text`` (an error, an answer, a URL, or an error and its URL) and explain it."""
     now = now or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     text = text.strip()
-    urls = _URL.findall(text)
-    url = urls[0] if urls else None
+    url = _request_url(_URL.findall(text))
     report = describe_url(url, now) if url else None
-    status_line = _STATUS_LINE.match(text)
-    if status_line:
-        head, _, body = text.replace("\r\n", "\n").partition("\n\n")
-        headers = dict(
-            (name.strip(), value.strip())
-            for name, sep, value in (line.partition(":") for line in head.split("\n")[1:])
-            if sep
-        )
-        answer = Answer.from_http(int(status_line["status"]), headers, body)
-        return Explanation("http", _diagnosed(answer, url, now), report)
-    xml = _XML.search(text)
+    # The URL is the request's, given beside the answer (the command joins its arguments with
+    # a space): left in, it trails the body, and an XML body no longer parses.
+    answer_text = text.replace(url, " ").strip() if url else text
+    http = _http_answer(answer_text)
+    if http is not None:
+        return Explanation("http", _diagnosed(http, url, now), report)
+    xml = _XML.search(answer_text)
     if xml:
         answer = Answer.from_http(None, {}, xml.group(0))
         return Explanation("xml", _diagnosed(answer, url, now), report)
-    botocore = _BOTOCORE.search(text)
+    botocore = _BOTOCORE.search(answer_text)
     if botocore:
         code, message = botocore["code"], botocore["message"].strip()
         status = int(code) if code.isdigit() else None
@@ -119,6 +115,37 @@ def explain(text: str, *, now: datetime.datetime | None = None) -> Explanation:
             "presigned URL, or an error with its URL",
         ),
     )
+
+
+def _request_url(urls: list[str]) -> str | None:
+    """The request's URL among those in the text: the first signed one (an answer's own
+    headers may hold another, such as a redirect's Location), else the first."""
+    signed = [u for u in urls if _SIGNED.search(u)]
+    return next(iter(signed or urls), None)
+
+
+def _http_answer(text: str) -> Answer | None:
+    """A raw HTTP answer as ``curl -i`` prints it: the status, the headers, and the XML error
+    in the body; interim answers before it (the ``100 Continue`` curl gets before it sends a
+    large body) are skipped."""
+    text = text.replace("\r\n", "\n")
+    status = _STATUS_LINE.match(text)
+    while status is not None:
+        head, _, body = text.partition("\n\n")
+        final = _STATUS_LINE.match(body.lstrip())
+        if not status["status"].startswith("1") or final is None:
+            break
+        text, status = body.lstrip(), final
+    if status is None:
+        return None
+    headers = dict(
+        (name.strip(), value.strip())
+        for name, sep, value in (line.partition(":") for line in head.split("\n")[1:])
+        if sep
+    )
+    # No blank line when the shell folded the pasted lines into one: the error is still there.
+    xml = _XML.search(body) or _XML.search(head)
+    return Answer.from_http(int(status["status"]), headers, xml.group(0) if xml else body.strip())
 
 
 def _diagnosed(

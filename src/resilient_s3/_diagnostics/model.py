@@ -59,6 +59,9 @@ class Cause(StrEnum):
     SSE_C_KEY_MISMATCH = "sse-c-key-mismatch"
     """The object (or the multipart upload) is encrypted with a customer-provided key (SSE-C),
     and the request did not send that key."""
+    INVALID_PART = "invalid-part"
+    """CompleteMultipartUpload named a part S3 does not have with that ETag, or listed the
+    parts out of order."""
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:
@@ -71,7 +74,8 @@ class Diagnosis:
 
     ``retryable`` says whether sending the request again can succeed, after the fix the cause
     calls for (fresh credentials, the server's clock, a new presigned URL): the retry
-    classifier's verdict for the same answer.
+    classifier's verdict for the same answer, unless the request says more than the answer
+    (a BadDigest on a URL whose checksum was signed: the same bytes fail again).
     """
 
     cause: Cause

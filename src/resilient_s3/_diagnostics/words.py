@@ -28,6 +28,15 @@ def human_bytes(size: int) -> str:
     return f"{size} bytes"
 
 
+def size_words(size: int) -> str:
+    """:func:`human_bytes`, with the exact count beside it when the rounded figure is not the
+    size: near a limit, 5 GiB and 10 bytes must not read as "5.0 GiB"."""
+    text = human_bytes(size)
+    number, unit = text.split(" ")
+    scale = 1024 ** ("bytes", "KiB", "MiB", "GiB", "TiB").index(unit)
+    return text if float(number) * scale == size else f"{text} ({size:,} bytes)"
+
+
 def when(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -5,7 +5,9 @@ any request. One that still fails is remembered in the journal and tried again w
 uploader opens for the endpoint, or by ``cleanup``. The policy, the same everywhere: an upload
 that is gone already counts as aborted; a refusal for good (401/403: these credentials may not
 abort it) forgets the remembered abort with a warning, since ``cleanup`` finds every stale
-upload by listing anyway; anything else keeps it for the next try.
+upload by listing anyway; anything else keeps it for the next try. A client without
+credentials (presigned URLs) could never try again: its failed abort is not remembered, and
+the warning says who can abort the upload.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Aborts:
                 problem = exc.message
         if not remember:
             return problem
+        if not self._backend.has_credentials:
+            self._left_open(where, problem)
+            return problem
         logger.warning(
             "could not abort multipart upload %s for s3://%s/%s (%s); remembered for "
             "`resilient-s3 cleanup`",
@@ -77,6 +82,20 @@ class Aborts:
             self._backend.endpoint_url, where.bucket, where.key, where.upload_id
         )
         return problem
+
+    def _left_open(self, where: Where, problem: str) -> None:
+        placed = self._backend.placed(where)
+        target = f"s3://{placed.bucket}/{placed.key}" if placed.bucket else f"key {placed.key}"
+        logger.warning(
+            "could not abort multipart upload %s of %s through the backend (%s): it stays "
+            "open, its parts stored and billed until it is aborted. This client has no "
+            "credentials to abort it; the backend's operator can, with `resilient-s3 cleanup "
+            "%s` (or a lifecycle rule that aborts incomplete multipart uploads)",
+            where.upload_id,
+            target,
+            problem,
+            f"s3://{placed.bucket or 'BUCKET'}/{placed.key}",
+        )
 
     async def abort_orphan(self, where: Where, header: Header, *, reason: str) -> None:
         """Abort an interrupted upload that cannot be resumed, and forget its journal entry."""

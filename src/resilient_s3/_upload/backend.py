@@ -64,6 +64,18 @@ class UploadBackend(Protocol):
         """Whether bodies are sent with their SHA-256 (then digests must include it)."""
         ...
 
+    @property
+    def has_credentials(self) -> bool:
+        """Whether requests are signed here, with credentials that can list and abort uploads
+        later (a failed abort is then remembered for ``resilient-s3 cleanup``); false when a
+        server signs them for this client."""
+        ...
+
+    def placed(self, where: Where) -> Where:
+        """Where the object really goes: a presigned backend's server may choose another
+        bucket and key than the client asked for."""
+        ...
+
     async def put_object(
         self,
         where: Where,

@@ -3,11 +3,14 @@
 The client asks its backend (a callable, in practice a call to your server, which answers with
 :meth:`Presigner.answer`) for what it needs, one :class:`SignRequest` at a time, and sends the
 bodies itself. A URL is asked for again when S3 says it has expired, and before that when it
-will expire before its part can be sent at the speed measured so far.
+will expire before its part can be sent at the speed measured so far. A URL that expires
+before its request reaches S3 however often it is renewed is the backend's setting to change:
+the final error says which, with the seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -15,11 +18,13 @@ from typing import Any, cast
 
 import anyio
 
+from .._diagnostics.model import Cause
 from .._diagnostics.request import SentRequest
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
 from .._presigned import (
     CompletedUpload,
     PresignedMultipart,
+    PresignedPart,
     PresignedRequest,
     SignAnswer,
     SignRequest,
@@ -41,11 +46,16 @@ RENEW_MARGIN = 2.0
 (at the measured speed) is asked for again first."""
 
 
+Slot = tuple[str, int | None]
+"""What a URL is for: (key, None) for a single PUT, (upload id, part number) for a part."""
+
+
 class PresignedBackend:
     """See :class:`UploadBackend`. ``checksums``: ask for URLs that carry each body's
     checksum (the backend must sign them; Uppy's Companion routes cannot)."""
 
     signs_payload = False
+    has_credentials = False
 
     def __init__(
         self,
@@ -63,7 +73,11 @@ class PresignedBackend:
         self._name = name
         self._bucket = bucket
         self._checksums = checksums
-        self._urls: dict[tuple[str, int | None], tuple[PresignedRequest, float]] = {}
+        self._urls: dict[Slot, tuple[PresignedRequest, float]] = {}
+        """Each slot's URL, and when it arrived (``time.monotonic``)."""
+        self._late: dict[Slot, tuple[int, float]] = {}
+        """The last URL S3 refused as expired, by slot: the seconds it was signed for, and
+        those from its arrival to S3's answer."""
         self._sent_bytes = 0
         self._sending_seconds = 0.0
         self.renewed_urls = 0
@@ -75,14 +89,41 @@ class PresignedBackend:
     def endpoint_url(self) -> str:
         return f"presigned:{self._name}"
 
+    def placed(self, where: Where) -> Where:
+        bucket, key = self.located.get(where.key, (where.bucket, where.key))
+        return dataclasses.replace(where, bucket=bucket or where.bucket, key=key or where.key)
+
     def renew_fix(self) -> Fix:
         """The fix for an expired URL: forget it, so that the next attempt asks again."""
 
         async def forget(error: S3RequestError) -> None:
-            self._urls.pop((error.upload_id or error.key or "", error.part_number), None)
+            self._urls.pop(_slot(error), None)
             self.renewed_urls += 1
 
         return Fix("URL renewals", forget, limit=3)
+
+    def explain(self, error: S3RequestError) -> None:
+        """A final failure: if S3 refused its URL as expired, renewing did not help, so the
+        backend's URLs live shorter than a request takes. Say so, with the seconds, and which
+        setting to raise (the code table's first fix, to ask for a new URL, is what failed)."""
+        late = self._late.pop(_slot(error), None)
+        diagnosis = error.diagnosis
+        if late is None or diagnosis is None or diagnosis.cause != Cause.PRESIGNED_URL_EXPIRED:
+            return
+        lived, took = late
+        setting = "put_expires_in" if error.operation == "PutObject" else "part_expires_in"
+        fix = (
+            f"raise the lifetime of the backend's URLs above how long a request takes: they "
+            f"live {lived} s, and this request took {took:.1f} s from receiving its URL to "
+            f"S3's answer; set the backend's {setting} (uppy_app, Presigner.answer), or "
+            "expires_in of the Presigner calls it makes"
+        )
+        error.diagnosis = dataclasses.replace(
+            diagnosis,
+            summary="the backend's URLs expire before a request reaches S3: asking for new "
+            "ones cannot help",
+            fixes=(fix, *diagnosis.fixes[1:]),
+        )
 
     # -- bodies ------------------------------------------------------------------------------
 
@@ -102,8 +143,9 @@ class PresignedBackend:
             metadata=args.get("Metadata"),
             checksum=digest,
         )
-        url = await self._url((where.key, None), request, body.length)
-        return await self._send(url, where, "PutObject", body, on_sent)
+        slot = (where.key, None)
+        url = await self._url(slot, request, body.length)
+        return await self._send(url, slot, where, "PutObject", body, on_sent)
 
     async def upload_part(
         self,
@@ -114,24 +156,27 @@ class PresignedBackend:
         on_sent: Callable[[int], None],
     ) -> StoredBody:
         assert where.upload_id is not None
-        request = self._request("part", where, part_number=where.part_number, checksum=digest)
-        url = await self._url((where.upload_id, where.part_number), request, body.length)
-        return await self._send(url, where, "UploadPart", body, on_sent)
+        # The size lets the backend sign the part's Content-Length (Presigner.answer does).
+        request = self._request(
+            "part", where, size=body.length, part_number=where.part_number, checksum=digest
+        )
+        slot = (where.upload_id, where.part_number)
+        url = await self._url(slot, request, body.length)
+        return await self._send(url, slot, where, "UploadPart", body, on_sent)
 
-    async def _url(
-        self, slot: tuple[str, int | None], request: SignRequest, length: int
-    ) -> PresignedRequest:
+    async def _url(self, slot: Slot, request: SignRequest, length: int) -> PresignedRequest:
         """A URL for ``slot`` that will still be good when ``length`` bytes are sent."""
         cached = self._urls.get(slot)
         if cached is not None:
-            url, deadline = cached
-            if deadline - time.monotonic() >= self._expected_seconds(length) + RENEW_MARGIN:
+            url, arrived = cached
+            left = arrived + url.expires_in - time.monotonic()
+            if left >= self._expected_seconds(length) + RENEW_MARGIN:
                 return url
             self.renewed_urls += 1
         answer = await self._ask(request)
         if not isinstance(answer, PresignedRequest):
             raise _odd_answer(request, answer)
-        self._urls[slot] = (answer, time.monotonic() + answer.expires_in)
+        self._urls[slot] = (answer, time.monotonic())
         self.located[request.key] = (answer.bucket, answer.key)
         return answer
 
@@ -143,19 +188,25 @@ class PresignedBackend:
     async def _send(
         self,
         url: PresignedRequest,
+        slot: Slot,
         where: Where,
         operation: str,
         body: Body,
         on_sent: Callable[[int], None],
     ) -> StoredBody:
-        headers = {**url.headers, "Content-Length": str(body.length)}
+        headers = {k: v for k, v in url.headers.items() if k.lower() != "content-length"}
+        headers["Content-Length"] = str(body.length)
         started = time.monotonic()
         answer = await self._sender.exchange(
             url.method, url.url, headers, body, on_sent, where, operation
         )
         if answer.status != 200:
             sent = SentRequest.read(url.method, url.url, headers, url.headers)
-            raise http_error(answer.status, answer.body, answer.headers, where, operation, sent)
+            error = http_error(answer.status, answer.body, answer.headers, where, operation, sent)
+            if error.diagnosis is not None and error.diagnosis.cause == Cause.PRESIGNED_URL_EXPIRED:
+                self._late[slot] = (url.expires_in, time.monotonic() - self._urls[slot][1])
+            raise error
+        self._late.pop(slot, None)
         self._sent_bytes += body.length
         self._sending_seconds += time.monotonic() - started
         return StoredBody(
@@ -182,12 +233,14 @@ class PresignedBackend:
         if not isinstance(answer, PresignedMultipart):
             raise _odd_answer(request, answer)
         self.located[where.key] = (answer.bucket, answer.key)
-        received = time.monotonic()
+        arrived = time.monotonic()
         for part in answer.parts:
+            if not _fits(part, plan):
+                continue  # asked for again when its part is sent
             url = PresignedRequest(
                 "PUT", part.url, part.headers, part.expires_at, answer.expires_in
             )
-            self._urls[(answer.upload_id, part.part_number)] = (url, received + answer.expires_in)
+            self._urls[(answer.upload_id, part.part_number)] = (url, arrived)
         return answer.upload_id
 
     async def complete_multipart(
@@ -295,6 +348,21 @@ class PresignedBackend:
                 upload_id=where.upload_id,
                 last_exception=exc,
             ) from exc
+
+
+def _fits(part: PresignedPart, plan: UploadPlan | None) -> bool:
+    """Whether this client's part may go to the URL: one that signs a Content-Length takes
+    only a part as long as the backend cut it, which may not be how this client cuts."""
+    signed = next((v for k, v in part.headers.items() if k.lower() == "content-length"), None)
+    if signed is None:
+        return True
+    if plan is None or not 1 <= part.part_number <= plan.part_count:
+        return False
+    return signed == str(plan.part(part.part_number).length)
+
+
+def _slot(error: S3RequestError) -> Slot:
+    return (error.upload_id or error.key or "", error.part_number)
 
 
 def _odd_answer(request: SignRequest, answer: object) -> InvalidUploadError:

@@ -17,6 +17,8 @@ from .planner import UploadPlan
 class S3Backend:
     """Uploads through an :class:`S3Transport`; see :class:`UploadBackend`."""
 
+    has_credentials = True
+
     def __init__(self, transport: S3Transport, kind: ChecksumKind, *, sign_payload: bool) -> None:
         self.transport = transport
         self.kind = kind
@@ -29,6 +31,9 @@ class S3Backend:
     @property
     def signs_payload(self) -> bool:
         return self._sign_payload
+
+    def placed(self, where: Where) -> Where:
+        return where
 
     async def put_object(
         self,

@@ -183,6 +183,7 @@ class _Backend:
         self._sign_key = sign_key
         self._max_size = max_size
         self._content_types = content_types
+        self._bucket_seen = False
 
     # -- routes ------------------------------------------------------------------------------
 
@@ -193,6 +194,9 @@ class _Backend:
         self._check_type(content_type)
         metadata = stored_metadata(query_metadata(query.multi_items()))
         key = self._new_key(query.get("filename") or "file", content_type, metadata, who)
+        if not self._bucket_seen:  # a form is signed without S3: no other call would tell
+            await self._call("check_bucket", self._bucket)
+            self._bucket_seen = True
         post = await self._call(
             "presign_post",
             self._bucket,

@@ -3,7 +3,6 @@ every error as a JSON ``{"message"}`` answer with the status Uppy reads right.""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
+from .._headers import check_origin
 from ._input import Refused
 
-_ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?")
 _CLIENT_MISTAKES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
@@ -29,11 +28,8 @@ def cors(origins: Sequence[str]) -> list[Middleware]:
     if wildcard and len(origins) > 1:
         raise InvalidUploadError('cors_origins: "*" allows every origin; list nothing beside it')
     for origin in origins:
-        if origin != "*" and not _ORIGIN.fullmatch(origin):
-            raise InvalidUploadError(
-                f"cors_origins: {origin!r} is not an origin: scheme://host[:port] in lower case, "
-                "with no path or trailing slash (https://app.example)"
-            )
+        if origin != "*":
+            check_origin(origin, "cors_origins")
     return [
         Middleware(
             CORSMiddleware,
