@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -309,3 +310,156 @@ class RawS3:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request a :class:`RecordingProxy` relayed: its line and its headers (names in
+    lower case, as received)."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+    @property
+    def operation(self) -> str:
+        """The S3 operation, e.g. ``"UploadPart"`` (path-style addressing)."""
+        from resilient_s3.testing import classify
+
+        return classify(self.method, self.target)
+
+
+class RecordingProxy:
+    """A transparent relay in front of an S3 server that records each request's line and
+    headers. Bytes pass unchanged both ways (signatures stay valid, ``100 Continue`` comes from
+    the server); only the client's side is parsed, to find where each request ends."""
+
+    def __init__(self, upstream: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(upstream)
+        if parts.scheme != "http" or parts.hostname is None:
+            raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
+        self._upstream = (parts.hostname, parts.port or 80)
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._sockets: set[socket.socket] = set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def take(self) -> list[RecordedRequest]:
+        """The requests relayed since the last call, in the order their heads arrived."""
+        with self._lock:
+            taken, self._requests = self._requests, []
+        return taken
+
+    def close(self) -> None:
+        self._listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            sock.close()
+
+    def __enter__(self) -> RecordingProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(self._upstream)
+            except OSError:
+                return
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._answers, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._requests_of, args=(client, upstream), daemon=True).start()
+
+    def _answers(self, upstream: socket.socket, client: socket.socket) -> None:
+        try:
+            while chunk := upstream.recv(65536):
+                client.sendall(chunk)
+        except OSError:
+            pass
+        self._close(client, upstream)
+
+    def _requests_of(self, client: socket.socket, upstream: socket.socket) -> None:
+        reader = _Relay(client, upstream)
+        try:
+            while (head := reader.head()) is not None:
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                with self._lock:
+                    self._requests.append(RecordedRequest(method, target, headers))
+                if headers.get("transfer-encoding", "").lower().endswith("chunked"):
+                    reader.chunked()
+                else:
+                    reader.forward(int(headers.get("content-length", "0")))
+        except (OSError, EOFError):
+            pass
+        self._close(client, upstream)
+
+    def _close(self, *sockets: socket.socket) -> None:
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            with self._lock:
+                self._sockets.discard(sock)
+
+
+class _Relay:
+    """The client side of a :class:`RecordingProxy` connection: reads, and forwards all it
+    reads to the server."""
+
+    def __init__(self, source: socket.socket, sink: socket.socket) -> None:
+        self._source, self._sink = source, sink
+        self._pending = b""
+
+    def _fill(self) -> None:
+        chunk = self._source.recv(65536)
+        if not chunk:
+            raise EOFError
+        self._pending += chunk
+
+    def head(self) -> bytes | None:
+        """The next request head (forwarded), or None when the client closed between two."""
+        while b"\r\n\r\n" not in self._pending:
+            try:
+                self._fill()
+            except EOFError:
+                if self._pending:
+                    raise
+                return None
+        head, _, self._pending = self._pending.partition(b"\r\n\r\n")
+        self._sink.sendall(head + b"\r\n\r\n")
+        return head
+
+    def forward(self, n: int) -> None:
+        while n > 0:
+            if not self._pending:
+                self._fill()
+            out, self._pending = self._pending[:n], self._pending[n:]
+            self._sink.sendall(out)
+            n -= len(out)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self._pending:
+            self._fill()
+        line, _, self._pending = self._pending.partition(b"\r\n")
+        self._sink.sendall(line + b"\r\n")
+        return line
+
+    def chunked(self) -> None:
+        while (size := int(self.line().split(b";", 1)[0], 16)) > 0:
+            self.forward(size + 2)
+        while self.line():  # trailers, then the blank line
+            pass

@@ -53,6 +53,13 @@ class UploadConfig:
     credential_refresh_ahead: float = 300.0
     """Refresh temporary credentials this many seconds before they expire (at most a quarter
     of their lifetime, so short-lived tokens are not refreshed on every request)."""
+    completion_token: bool = False
+    """Also write a random token into the metadata of every multipart upload and conditional
+    PUT (``x-amz-meta-resilient-s3-upload``, 51 bytes of S3's 2 KB), so that a completion whose
+    answer was lost is confirmed by the token rather than by what the object shows (its
+    ETag and checksum). For servers that report no checksum and whose ETags are not MD5s
+    (SSE-KMS, SSE-C) or are made otherwise, and for conditional writes used as locks by
+    writers that may write equal bytes: see docs/durability.md."""
 
     def __post_init__(self) -> None:
         validate_threshold(self.multipart_threshold)
@@ -67,6 +74,10 @@ class UploadConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise InvalidUploadError(f"{name} must be a positive number, not {value!r}")
+        if not isinstance(self.completion_token, bool):
+            raise InvalidUploadError(
+                f"completion_token must be True or False, not {self.completion_token!r}"
+            )
         if not isinstance(self.max_attempts, int):
             raise InvalidUploadError(
                 f"max_attempts must be a whole number, not {self.max_attempts!r}"

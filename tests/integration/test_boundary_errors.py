@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from resilient_s3 import AsyncResilientUploader, IntegrityError, InvalidUploadError, UploadEvent
+from resilient_s3 import (
+    AsyncResilientUploader,
+    IntegrityError,
+    InvalidUploadError,
+    UploadConfig,
+    UploadEvent,
+)
 from resilient_s3.testing import ChaosProxy, Fault, FaultKind, S3Server
 from s3_helpers import Wrapped, admin_session, cli_env, stored_sha256, write_random
 
@@ -154,11 +160,16 @@ class HeadWithOtherChecksum(Wrapped):
 
 
 async def upload_losing_the_answer(
-    server: S3Server, bucket: str, path: Path, key: str, backend: Any = None
+    server: S3Server,
+    bucket: str,
+    path: Path,
+    key: str,
+    backend: Any = None,
+    config: UploadConfig | None = None,
 ) -> Any:
     with ChaosProxy(server.endpoint_url, faults=[lost_put()]) as proxy:
         async with AsyncResilientUploader(
-            admin_session(server), endpoint_url=proxy.endpoint_url, _backend=backend
+            admin_session(server), endpoint_url=proxy.endpoint_url, config=config, _backend=backend
         ) as up:
             result = await up.upload_file(path, bucket, key, overwrite=False)
         assert proxy.stats.requests["HeadObject"] >= 1
@@ -204,5 +215,14 @@ async def test_a_lost_conditional_put_whose_head_reports_another_checksum_fails_
     head = probe.head_object(Bucket=s3_bucket, Key="probe", ChecksumMode="ENABLED")
     if not checksum_keys(head):
         pytest.skip("this server's HeadObject reports no checksum to alter")
-    with pytest.raises(IntegrityError, match="HeadObject reports"):
-        await upload_losing_the_answer(s3_server, s3_bucket, path, "k", HeadWithOtherChecksum)
+    # The token proves the object is this upload's; the checksum then says it is damaged.
+    # (Without the token, another checksum means another writer's object: ObjectExistsError.)
+    with pytest.raises(IntegrityError, match="finds the object this PUT wrote, but its"):
+        await upload_losing_the_answer(
+            s3_server,
+            s3_bucket,
+            path,
+            "k",
+            HeadWithOtherChecksum,
+            UploadConfig(completion_token=True),
+        )

@@ -163,9 +163,11 @@ def test_config_out_of_range(field: str, value: Any) -> None:
 
 def test_reserved_and_unknown_extra_args(offline: ResilientUploader, tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"x")
+    with pytest.raises(InvalidUploadError, match="ContentMD5"):
+        offline.upload_file(tmp_path / "f", "bucket", "k", extra_args={"ContentMD5": "x"})
     with pytest.raises(InvalidUploadError, match="ChecksumAlgorithm"):
         offline.upload_file(
-            tmp_path / "f", "bucket", "k", extra_args={"ChecksumAlgorithm": "CRC32"}
+            tmp_path / "f", "bucket", "k", extra_args={"ChecksumAlgorithm": "CRC33"}
         )
     with pytest.raises(InvalidUploadError, match="NotAParameter"):
         offline.upload_file(tmp_path / "f", "bucket", "k", extra_args={"NotAParameter": 1})

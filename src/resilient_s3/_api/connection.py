@@ -67,6 +67,7 @@ async def connect(
         read_timeout=config.read_timeout,
         verify=trust_of(resolved, settings),
         min_speed=config.min_speed,
+        events=resolved.events,
     )
     stack.push_async_callback(transport.close)
     retrier = Retrier(

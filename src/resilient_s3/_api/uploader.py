@@ -39,6 +39,7 @@ from .._types import (
     ProgressCallback,
     SessionLike,
 )
+from .._upload.arguments import check_names, check_values, choose_checksum
 from .._upload.backend import UploadBackend
 from .._upload.checksums import CHECKSUM_KINDS
 from .._upload.cleanup import cleanup
@@ -52,11 +53,6 @@ from .connection import connect
 from .opening import OpenedOnFirstUse
 
 logger = logging.getLogger("resilient_s3")
-
-# extra_args the uploader sets itself, or that make no sense for an upload.
-_RESERVED_ARGS = frozenset(
-    {"Bucket", "Key", "Body", "ContentLength", "ContentMD5", "ChecksumAlgorithm", "UploadId"}
-)
 
 BackendHook = Callable[[UploadBackend], UploadBackend]
 """Wraps the backend an uploader opens (tests: to see or change what S3 answers)."""
@@ -302,7 +298,7 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
         Content-Type from its name unless ``extra_args`` gives one. Files are never followed
         through symlinks. ``on_file`` and ``on_progress`` run on the uploader's event loop.
         """
-        args = self._check_args(bucket, extra_args, overwrite)
+        args = self._check_args(bucket, extra_args, overwrite, directory=True)
         pipeline = await self._ensure_open()  # a bad session fails here, before any file
         return await upload_tree(
             pipeline,
@@ -368,31 +364,20 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
         return args
 
     def _check_args(
-        self, bucket: str, extra_args: Mapping[str, Any] | None, overwrite: bool
+        self,
+        bucket: str,
+        extra_args: Mapping[str, Any] | None,
+        overwrite: bool,
+        *,
+        directory: bool = False,
     ) -> Mapping[str, Any]:
         """What is checked once per call: the bucket and the extra_args."""
         self._check_bucket(bucket)
-        args = dict(extra_args or {})
-        reserved = sorted(_RESERVED_ARGS & args.keys())
-        if reserved:
-            raise InvalidUploadError(
-                f"extra_args may not set {', '.join(reserved)}: the uploader sets them itself "
-                "(choose the checksum with UploadConfig(checksum_algorithm=...))",
-                bucket=bucket,
-            )
         try:
-            check_extra_args(args)  # a CR/LF would smuggle a request onto the connection
+            args = _checked_args(extra_args, self.config, directory=directory)
         except InvalidUploadError as exc:
             exc.bucket = bucket
             raise
-        customer_key = args.get("SSECustomerKey")
-        if customer_key is not None:
-            if not isinstance(customer_key, bytes | str):
-                raise InvalidUploadError(
-                    "extra_args SSECustomerKey must be the 32-byte key as bytes or str",
-                    bucket=bucket,
-                )
-            remember_sse_c_key(customer_key)  # masked in every log line and message from now
         if not overwrite:
             args["IfNoneMatch"] = "*"
         return args
@@ -407,3 +392,36 @@ class AsyncResilientUploader(OpenedOnFirstUse[Pipeline]):
     ) -> UploadResult:
         pipeline = await self._ensure_open()
         return await pipeline.upload(UploadRequest(source, bucket, key, extra_args, on_progress))
+
+
+def _checked_args(
+    extra_args: Mapping[str, Any] | None, config: UploadConfig, *, directory: bool
+) -> dict[str, Any]:
+    """``extra_args`` as boto3's ``upload_file`` takes them, checked so that nothing on their
+    way to a request can fail but with an InvalidUploadError naming the argument."""
+    if extra_args is None:
+        return {}
+    if not isinstance(extra_args, Mapping):
+        raise InvalidUploadError(
+            f"extra_args must map argument names to values (a dict), not "
+            f"{type(extra_args).__name__}"
+        )
+    args = dict(extra_args)
+    check_names(args)  # as boto3 does: its ALLOWED_UPLOAD_ARGS, before any request
+    check_extra_args(args)  # a CR/LF would smuggle a request onto the connection
+    check_values(args)  # what would fail on the way to botocore's own checks
+    customer_key = args.get("SSECustomerKey")
+    if customer_key is not None:
+        if not isinstance(customer_key, bytes | str):
+            raise InvalidUploadError(
+                "extra_args SSECustomerKey must be the 32-byte key as bytes or str"
+            )
+        remember_sse_c_key(customer_key)  # masked in every log line and message from now
+    choice = choose_checksum(args, CHECKSUM_KINDS[config.checksum_algorithm])
+    if directory and (choice.full_object is not None or choice.object_size is not None):
+        given = "MpuObjectSize" if choice.full_object is None else choice.kind.param
+        raise InvalidUploadError(
+            f"extra_args {given} describes one object, not every file of a directory: "
+            "upload the file with upload_file to give it"
+        )
+    return args

@@ -8,6 +8,7 @@ catches botocore's exceptions.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -216,3 +217,33 @@ def network_error(
     )
     error.unreachable = refused or unresolved
     return error
+
+
+def handler_error(
+    exc: BaseException, handler: object, where: Where, operation: str
+) -> S3RequestError:
+    """A botocore ``before-send`` handler (moto's ``mock_aws()``, one on the user's session)
+    raised instead of answering: botocore's connection errors are network errors, as botocore
+    retries them; anything else is final (a mock that cannot do this request, a test's
+    assertion), kept as ``last_exception``."""
+    name = type(exc).__name__
+    if SDK_EXCEPTIONS.get(name) == "connection-failed":
+        return network_error(exc, where, operation)
+    shown = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+    detail = f"{name}: {exc}" if str(exc) else name
+    summary = f"a botocore before-send handler ({shown}) raised {name} instead of answering"
+    diagnosis = WITHOUT_ANSWER["request-unbuildable"].diagnosis(detail, summary=summary)
+    fixes = (
+        "the handler is moto's mock_aws() or one registered on the session's events: "
+        "see the exception it raised (last_exception) for what it could not do",
+    )
+    return NoAnswerError(
+        f"{operation} failed: {summary}: {detail}",
+        without_answer="request-unbuildable",
+        bucket=where.bucket or None,
+        key=where.key or None,
+        upload_id=where.upload_id,
+        part_number=where.part_number,
+        diagnosis=dataclasses.replace(diagnosis, fixes=fixes),
+        last_exception=exc,
+    )

@@ -24,6 +24,7 @@ from botocore.config import Config
 from .._diagnostics.codes import WITHOUT_ANSWER
 from .._exceptions import InvalidUploadError, UploadError
 from .errors import session_error
+from .hooks import emitter_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class ResolvedSession:
     profile: str | None
     ca_bundle: str | None = None
     """The CA bundle of the AWS config chain (``AWS_CA_BUNDLE``, a profile's ``ca_bundle``)."""
+    events: Any = None
+    """The session's botocore event emitter: its ``before-send`` handlers are honoured."""
 
 
 def botocore_session_of(session: Any) -> Any:
@@ -81,6 +84,7 @@ async def resolve_session(session: Any, *, with_credentials: bool = True) -> Res
         region if isinstance(region, str) else None,
         profile if isinstance(profile, str) else None,
         ca_bundle if isinstance(ca_bundle, str) else None,
+        emitter_of(inner),
     )
 
 

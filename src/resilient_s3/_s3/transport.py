@@ -31,6 +31,7 @@ from botocore.validate import validate_parameters
 from .._diagnostics.request import SentRequest
 from .._exceptions import InvalidUploadError, S3RequestError, UploadError
 from .errors import Where, http_error, invalid_arguments, sdk_error
+from .hooks import SendHooks
 from .http1 import Answer, Payload
 from .sender import USER_AGENT, Sender
 
@@ -81,7 +82,10 @@ class S3Transport:
         read_timeout: float,
         verify: bool | str | None,
         min_speed: float = float("inf"),
+        events: Any = None,
     ) -> None:
+        """``events`` is the user's session's event emitter: its ``before-send`` handlers
+        (moto's ``mock_aws()``, the user's) see each request first (``hooks.py``)."""
         self._client = client
         self._signer = signer
         self._model = client.meta.service_model
@@ -96,6 +100,7 @@ class S3Transport:
             read_timeout=read_timeout,
             verify=verify,
             min_speed=min_speed,
+            hooks=SendHooks.of_emitter(events, self._model.operation_names),
         )
 
     @property

@@ -47,10 +47,13 @@ class CompletedPart:
     etag: str
     checksum: str
     """base64, in the upload's algorithm."""
+    algorithm: str | None = None
+    """The upload's algorithm (an upload's extra_args may choose it); None: the backend's."""
 
 
 class UploadBackend(Protocol):
-    """Where an upload's requests go. ``kind`` is the checksum every body carries."""
+    """Where an upload's requests go. ``kind`` is the checksum bodies carry unless their
+    digest names another (``PartDigest.kind``: an upload's extra_args may choose it)."""
 
     kind: ChecksumKind
 

@@ -184,7 +184,7 @@ async def upload_tree(
             source = FileSource(path)
             where = Where(bucket, key)
             if skip_unchanged and await holds_file(
-                pipeline.commit, pipeline.backend.kind, where, args, source, Counters()
+                pipeline.commit, pipeline.kind_for(args), where, args, source, Counters()
             ):
                 return FileOutcome(str(path), key, "skipped", size)
             file_args = _with_content_type(args, relative) if guess_content_type else args

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .._exceptions import DirectoryUploadError, SourceError, UploadError
+from .._exceptions import DirectoryUploadError, InvalidUploadError, SourceError, UploadError
 from .._result import UploadResult
 from .._s3.errors import Where
 from .pipeline import Pipeline, UploadRequest
@@ -17,13 +17,16 @@ async def resume_interrupted(pipeline: Pipeline) -> list[UploadResult]:
     """Upload again every file whose multipart upload to the pipeline's endpoint was
     interrupted, sending only its missing parts (see ``AsyncResilientUploader``)."""
     endpoint = pipeline.backend.endpoint_url
-    algorithm = pipeline.backend.kind.algorithm
     journal = pipeline.journal
     jobs = [header for _, header, _ in journal.entries() if header.endpoint == endpoint]
     results: list[UploadResult] = []
     failures: dict[str, UploadError] = {}
     for header in jobs:
         name = f"s3://{header.bucket}/{header.key}"
+        try:  # its extra_args may have chosen the algorithm
+            algorithm = pipeline.kind_for(header.extra_args).algorithm
+        except InvalidUploadError:
+            algorithm = None
         if header.needs_secrets or header.algorithm != algorithm:
             logger.warning(
                 "not resuming %s: run upload_file again with its SSE-C key or with "

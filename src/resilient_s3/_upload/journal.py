@@ -54,7 +54,7 @@ class Header:
     key: str
     path: str
     upload_id: str
-    token: str
+    token: str  # in the object's metadata only with UploadConfig(completion_token=True)
     part_size: int
     algorithm: str
     args: str  # a digest of the extra_args: a resume must not change the object's attributes
@@ -62,7 +62,7 @@ class Header:
     mtime_ns: int
     inode: int
     sample: str  # SHA-256 of the file's first, middle and last 64 KiB
-    created: float
+    created: float  # time.time() before CreateMultipartUpload: the object cannot be older
     extra_args: dict[str, Any]  # without secrets (SSE-C keys): what `resume` passes again
     needs_secrets: bool  # SSE-C was used: only the caller, who has the key, can resume
     version: int = VERSION

@@ -26,9 +26,12 @@ class PartReader:
         self._sign = sign_payload
         self._pool = BufferPool(buffers)
 
-    async def prepare(self, source: Source, part: Part) -> tuple[Body, PartDigest]:
-        """The part's body and digest: small files and streams in memory, files by range."""
-        kind, sign = self._kind, self._sign
+    async def prepare(
+        self, source: Source, part: Part, kind: ChecksumKind | None = None
+    ) -> tuple[Body, PartDigest]:
+        """The part's body and digest (in ``kind``, else the reader's): small files and
+        streams in memory, files by range."""
+        kind, sign = kind or self._kind, self._sign
         if isinstance(source, FileSource):
             if part.length <= INLINE_BYTES:  # cheaper than a worker-thread hop
                 view = memoryview(source.read_bytes(part.offset, part.length))
@@ -54,8 +57,9 @@ class PartReader:
         damaged in transit and are sent again (a buffered stream part is resent as it is)."""
         if not isinstance(body, FileBody):
             return
+        kind = digest.kind or self._kind
         fresh = await anyio.to_thread.run_sync(
-            digest_file_range, source.read_into, body.offset, body.length, self._kind, self._sign
+            digest_file_range, source.read_into, body.offset, body.length, kind, self._sign
         )
         if fresh.checksum != digest.checksum:
             raise SourceChangedError(

@@ -10,14 +10,15 @@ worker thread (it is read again as it is sent), a stream's part into a pooled bu
 goes through the retrier; the backend decides where it goes (S3, or presigned URLs). The
 multipart upload is aborted, shielded from cancellation, whenever it does not complete.
 
-About 510 lines: the single PUT and the multipart flow share their checks of the source and
-the answer; the commit protocol and the resume are in their own modules.
+About 570 lines: the single PUT and the multipart flow share their checks of the source and
+the answer; the commit protocol, the resume and what extra_args ask of the checksum
+(``arguments``) are in their own modules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .._diagnostics.codes import Action
 from .._events import NO_EVENTS, EventKind, Events
 from .._exceptions import (
     IntegrityError,
+    InvalidUploadError,
     ObjectTooLargeError,
     S3RequestError,
     UploadError,
@@ -42,10 +44,12 @@ from .._result import Checksum, UploadResult
 from .._s3.errors import Where
 from .._types import ProgressCallback
 from .aborts import Aborts
+from .arguments import ChecksumChoice, choose_checksum, create_args, part_args, put_object_args
 from .backend import StoredBody, UploadBackend
 from .body import Body
-from .checksums import PartDigest
-from .commit import Commit, SentPart, exists_error, part_args, refuses_overwrite, with_token
+from .checksums import ChecksumKind, PartDigest
+from .commit import Commit, SentPart, exists_error, marked, refuses_overwrite
+from .evidence import Attempts
 from .journal import Journal
 from .parts import PartReader
 from .planner import Part, UploadPlan, plan_upload, stream_capacity, stream_part_size
@@ -69,10 +73,17 @@ class UploadRequest:
     on_progress: ProgressCallback | None = None
     part_size: int | None = None
     """Instead of the configured one (resuming an upload cut another way)."""
+    checksum: ChecksumChoice | None = None
+    """What ``extra_args`` ask of the checksum; the pipeline fills it in."""
 
     @property
     def where(self) -> Where:
         return Where(self.bucket, self.key)
+
+    @property
+    def choice(self) -> ChecksumChoice:
+        assert self.checksum is not None, "Pipeline.upload fills it in"
+        return self.checksum
 
 
 class Pipeline:
@@ -96,7 +107,7 @@ class Pipeline:
         self._config = config
         self.retrier = retrier
         self.journal = journal
-        self.commit = Commit(backend, retrier)
+        self.commit = Commit(backend, retrier, completion_token=config.completion_token)
         self.aborts = Aborts(backend, retrier, journal)
         self._parts = PartReader(backend.kind, backend.signs_payload, config.max_concurrency + 2)
         self._kind = backend.kind
@@ -116,9 +127,11 @@ class Pipeline:
         self.events.emit(EventKind.STARTED, size=request.source.size, **where)
         started = time.monotonic()
         try:
+            request = dataclasses.replace(request, checksum=self.checksum_of(request.extra_args))
             result = await self._upload(request, counters)
             if self._config.verify_after_upload:
-                await self.commit.verify(request.where, request.extra_args, result, counters)
+                commit = self._commit(request)
+                await commit.verify(request.where, request.extra_args, result, counters)
         except UploadError as exc:
             _locate(exc, request.where)
             refused = isinstance(exc, S3RequestError) and exc.code == "PreconditionFailed"
@@ -147,6 +160,19 @@ class Pipeline:
             for cause, n in counters.retries.items():
                 self.totals.retries[cause] = self.totals.retries.get(cause, 0) + n
 
+    def checksum_of(self, extra_args: Mapping[str, Any]) -> ChecksumChoice:
+        """What an upload's ``extra_args`` ask of its checksum (this backend's algorithm unless
+        they choose one); InvalidUploadError for what S3 could not honour."""
+        return choose_checksum(extra_args, self._kind)
+
+    def kind_for(self, extra_args: Mapping[str, Any]) -> ChecksumKind:
+        """The checksum algorithm of uploads with these ``extra_args``."""
+        return self.checksum_of(extra_args).kind
+
+    def _commit(self, request: UploadRequest) -> Commit:
+        """The commit protocol in this upload's checksum (and object size)."""
+        return self.commit.with_checksum(request.choice)
+
     async def _upload(self, request: UploadRequest, counters: Counters) -> UploadResult:
         started = time.monotonic()
         refreshes_before = self._credential_refreshes()
@@ -158,6 +184,9 @@ class Pipeline:
                 multipart_threshold=self._config.multipart_threshold,
                 part_size=request.part_size or self._config.part_size,
             )
+            request.choice.check_size(source.size)
+            if plan.strategy == "multipart":
+                request.choice.check_multipart(plan.size)
             if plan.strategy == "single":
                 stored, checksum, size = await self._single(request, counters, plan.size)
                 parts = 1
@@ -190,7 +219,8 @@ class Pipeline:
     async def _single(
         self, request: UploadRequest, counters: Counters, size: int
     ) -> tuple[StoredBody, Checksum, int]:
-        body, digest = await self._parts.prepare(request.source, Part(1, 0, size))
+        kind = request.choice.kind
+        body, digest = await self._parts.prepare(request.source, Part(1, 0, size), kind)
         try:
             progress = Progress(size, request.on_progress)
             return await self._put(request, counters, body, digest, progress)
@@ -206,24 +236,36 @@ class Pipeline:
         progress: Progress,
     ) -> tuple[StoredBody, Checksum, int]:
         where = request.where
-        args = request.extra_args
-        token = None
-        if refuses_overwrite(args):
-            # A conditional PUT whose answer is lost is refused on retry by its own write; a
-            # token in the metadata tells that apart from an object someone else wrote.
-            token = secrets.token_hex(16)
-            args = with_token(args, token)
+        choice = request.choice
+        choice.check_size(body.length)
+        choice.check_digest(digest.checksum_b64, where, "nothing was sent")
+        args = put_object_args(request.extra_args)  # the digest's checksum is the one sent
+        conditional = refuses_overwrite(args)
+        attempts = Attempts()
+        origin = None
+        if conditional:
+            # A conditional PUT whose answer is lost is refused on retry by its own write; the
+            # object's checksum or MD5 ETag tells that apart from one someone else wrote.
+            origin = self.commit.origin()
+            args = marked(args, origin)
+
+        def send() -> Awaitable[StoredBody]:
+            return self.backend.put_object(where, body, digest, args, progress.tracker(1))
+
         try:
             stored = await self.retrier.run(
-                lambda: self.backend.put_object(where, body, digest, args, progress.tracker(1)),
+                attempts.watch(send) if conditional else send,
                 counters,
                 fixes=self._reread(request.source, body, digest),
             )
         except S3RequestError as exc:
-            if token is None or exc.code != "PreconditionFailed" or exc.attempts < 2:
+            refused = choice.refused(exc)
+            if refused is not None:
+                raise refused from exc
+            if origin is None or exc.code != "PreconditionFailed" or not attempts.uncertain:
                 raise
-            landed = await self.commit.confirm_put(
-                where, request.extra_args, token, body.length, digest, counters
+            landed = await self._commit(request).confirm_put(
+                where, request.extra_args, origin, body, digest, counters
             )
             if landed is None:
                 raise
@@ -231,7 +273,7 @@ class Pipeline:
         self._check_echo(stored, digest, where)
         progress.finished()
         confirmed = stored.checksum is not None
-        checksum = Checksum(self._kind.algorithm, digest.checksum_b64, confirmed=confirmed)
+        checksum = Checksum(choice.kind.algorithm, digest.checksum_b64, confirmed=confirmed)
         return stored, checksum, body.length
 
     # -- multipart ---------------------------------------------------------------------------
@@ -257,10 +299,12 @@ class Pipeline:
             counters.resumed_parts = len(skip)
             progress.advance(sum(part.length for part, _, _ in skip.values()))
 
+            kind = request.choice.kind
+
             async def read_parts(emit: Emit) -> None:
                 for part in plan.parts():
                     if part.number not in skip:
-                        body, digest = await self._parts.prepare(request.source, part)
+                        body, digest = await self._parts.prepare(request.source, part, kind)
                         await emit(part, body, digest)
 
             return await self._run_multipart(
@@ -280,6 +324,7 @@ class Pipeline:
             endpoint=self.backend.endpoint_url,
             backend=self.backend,
             retrier=self.retrier,
+            kind=request.choice.kind,
         )
 
     async def _stream(
@@ -287,7 +332,8 @@ class Pipeline:
     ) -> tuple[StoredBody, Checksum, int, int, str | None]:
         """A stream of unknown size: single PUT if it ends within the first part."""
         base = self._config.part_size
-        first, first_digest = await self._parts.prepare(request.source, Part(1, 0, base))
+        kind = request.choice.kind
+        first, first_digest = await self._parts.prepare(request.source, Part(1, 0, base), kind)
         if first.length < base:
             try:
                 stored, checksum, size = await self._put(
@@ -310,7 +356,7 @@ class Pipeline:
                     return
                 length = stream_part_size(number, base)
                 body, digest = await self._parts.prepare(
-                    request.source, Part(number, offset, length)
+                    request.source, Part(number, offset, length), kind
                 )
                 got = body.length
                 if got == 0:
@@ -322,6 +368,11 @@ class Pipeline:
                 offset += got
                 number += 1
 
+        try:
+            request.choice.check_multipart(None)
+        except InvalidUploadError:
+            first.done()
+            raise
         progress = Progress(None, request.on_progress)
         return await self._run_multipart(request, counters, progress, read_parts)
 
@@ -336,20 +387,22 @@ class Pipeline:
         resumed: Resumed | None = None,
     ) -> tuple[StoredBody, Checksum, int, int, str]:
         args = request.extra_args
+        commit = self._commit(request)
         if resumed is not None:
-            upload_id, token = resumed.upload_id, resumed.token
+            upload_id, origin = resumed.upload_id, resumed.origin
             done = dict(resumed.parts)
         else:
-            await self.commit.refuse_existing(request.where, args, counters)
-            token = secrets.token_hex(16)
-            upload_id = await self.commit.create(request.where, args, token, counters, plan)
+            await commit.refuse_existing(request.where, args, counters)
+            origin = commit.origin()
+            created = create_args(args, request.choice)
+            upload_id = await commit.create(request.where, created, origin, counters, plan)
             done = {}
         where = Where(request.bucket, request.key, upload_id)
         per_part_args = part_args(args)
         try:
             if resumption is not None and resumed is None:
                 assert plan is not None
-                header = await resumption.describe(where, plan, args, upload_id, token)
+                header = await resumption.describe(where, plan, args, upload_id, origin)
                 resumption.started(header)
             await self._send_parts(
                 request, counters, progress, read_parts, where, per_part_args, done, resumption
@@ -358,7 +411,14 @@ class Pipeline:
                 await anyio.to_thread.run_sync(request.source.check_unchanged)
             ordered: list[SentPart] = [done[n] for n in sorted(done)]
             size = sum(part.length for part, _, _ in ordered)
-            completed, checksum = await self.commit.complete(where, args, ordered, token, counters)
+            request.choice.check_size(size)
+            try:
+                completed, checksum = await commit.complete(where, args, ordered, origin, counters)
+            except S3RequestError as exc:
+                refused = request.choice.refused(exc)
+                if refused is None:
+                    raise
+                raise refused from exc
         except BaseException as exc:
             _locate(exc, where)
             cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
@@ -473,8 +533,9 @@ class Pipeline:
 
     def _check_echo(self, stored: StoredBody, digest: PartDigest, where: Where) -> None:
         if stored.checksum is not None and stored.checksum != digest.checksum_b64:
+            algorithm = (digest.kind or self._kind).algorithm
             raise IntegrityError(
-                f"S3 stored {self._kind.algorithm} {stored.checksum}, sent {digest.checksum_b64}",
+                f"S3 stored {algorithm} {stored.checksum}, sent {digest.checksum_b64}",
                 bucket=where.bucket,
                 key=where.key,
                 upload_id=where.upload_id,

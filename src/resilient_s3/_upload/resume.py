@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,10 @@ import anyio
 from .._exceptions import RetriesExhaustedError, S3RequestError
 from .._resilience.retry import Counters, Retrier
 from .._s3.errors import Where
+from .arguments import part_args
 from .backend import ListedPart, StoredBody, UploadBackend
 from .checksums import ChecksumKind, PartDigest, digest_file_range
-from .commit import part_args
+from .evidence import Origin
 from .journal import (
     SECRET_ARGS,
     Entry,
@@ -50,7 +50,9 @@ Abort = Callable[[Where], Awaitable[object]]
 @dataclass(frozen=True, slots=True)
 class Resumed:
     upload_id: str
-    token: str
+    origin: Origin
+    """Its token and when it started, as journaled (whether the token was written into the
+    object's metadata is not: only a token found there counts)."""
     parts: dict[int, tuple[Part, StoredBody, PartDigest]]
 
 
@@ -65,12 +67,13 @@ class Resumption:
         endpoint: str,
         backend: UploadBackend,
         retrier: Retrier,
+        kind: ChecksumKind | None = None,
     ) -> None:
         self._entry = entry
         self._source = source
         self._endpoint = endpoint
         self._backend = backend
-        self._kind = backend.kind
+        self._kind = kind or backend.kind  # the upload's (its extra_args may choose it)
         self._retrier = retrier
         self._broken = False
         self._started = False
@@ -85,11 +88,14 @@ class Resumption:
         endpoint: str,
         backend: UploadBackend,
         retrier: Retrier,
+        kind: ChecksumKind | None = None,
     ) -> Resumption | None:
         entry = journal.open(endpoint, where.bucket, where.key, source.path.resolve())
         if entry is None:
             return None
-        return cls(entry, source=source, endpoint=endpoint, backend=backend, retrier=retrier)
+        return cls(
+            entry, source=source, endpoint=endpoint, backend=backend, retrier=retrier, kind=kind
+        )
 
     async def find(
         self,
@@ -118,7 +124,8 @@ class Resumption:
             self._entry.remove()
 
         kind = self._kind
-        expected = await self.describe(where, plan, args, header.upload_id, header.token)
+        origin = Origin(header.token, header.created)
+        expected = await self.describe(where, plan, args, header.upload_id, origin)
         if _comparable(header) != _comparable(expected):
             await start_over("the file or the upload settings changed")
             return None
@@ -161,7 +168,7 @@ class Resumption:
             len(parts),
             plan.part_count,
         )
-        return Resumed(header.upload_id, header.token, parts)
+        return Resumed(header.upload_id, origin, parts)
 
     async def describe(
         self,
@@ -169,7 +176,7 @@ class Resumption:
         plan: UploadPlan,
         args: Mapping[str, Any],
         upload_id: str,
-        token: str,
+        origin: Origin,
     ) -> Header:
         fingerprint = self._source.fingerprint
         return Header(
@@ -178,7 +185,7 @@ class Resumption:
             key=where.key,
             path=str(self._source.path.resolve()),
             upload_id=upload_id,
-            token=token,
+            token=origin.token,
             part_size=plan.part_size,
             algorithm=self._kind.algorithm,
             args=args_digest(dict(args)),
@@ -186,7 +193,7 @@ class Resumption:
             mtime_ns=fingerprint.mtime_ns,
             inode=fingerprint.inode,
             sample=await anyio.to_thread.run_sync(_sample_sha256, self._source),
-            created=time.time(),
+            created=origin.started,
             extra_args=without_secrets(dict(args)),
             needs_secrets=any(name in SECRET_ARGS for name in args),
         )

@@ -64,10 +64,13 @@ class S3Backend:
         args: Mapping[str, Any],
         on_sent: Callable[[int], None],
     ) -> StoredBody:
-        kind = self.kind
+        kind = digest.kind or self.kind
         # Both, as botocore sends them: some servers (moto) store the checksum only when told
-        # the algorithm too.
-        headers = {"x-amz-sdk-checksum-algorithm": kind.algorithm, kind.header: digest.checksum_b64}
+        # the algorithm too. ``args`` hold no checksum argument (``arguments.put_object_args``):
+        # this is the body's one checksum header.
+        headers = {kind.header: digest.checksum_b64}
+        if kind.named:
+            headers["x-amz-sdk-checksum-algorithm"] = kind.algorithm
         answer = await self.transport.send_body(
             operation,
             where,
@@ -86,15 +89,16 @@ class S3Backend:
     async def create_multipart(
         self, where: Where, args: Mapping[str, Any], plan: UploadPlan | None = None
     ) -> str:
-        created = await self.transport.call(
-            "CreateMultipartUpload",
-            where,
-            Bucket=where.bucket,
-            Key=where.key,
-            ChecksumAlgorithm=self.kind.algorithm,
-            ChecksumType=self.kind.multipart_type,
+        # The upload's checksum algorithm and type come in ``args`` (``arguments.create_args``);
+        # one dict, so that no argument can collide with another as a keyword.
+        params = {
+            "ChecksumAlgorithm": self.kind.algorithm,
+            "ChecksumType": self.kind.multipart_type,
             **args,
-        )
+            "Bucket": where.bucket,
+            "Key": where.key,
+        }
+        created = await self.transport.call("CreateMultipartUpload", where, **params)
         upload_id: str = created["UploadId"]
         return upload_id
 
@@ -102,17 +106,17 @@ class S3Backend:
         self, where: Where, parts: Sequence[CompletedPart], args: Mapping[str, Any]
     ) -> dict[str, Any]:
         listing = [
-            {"PartNumber": p.number, "ETag": p.etag, self.kind.param: p.checksum} for p in parts
+            {"PartNumber": p.number, "ETag": p.etag, _param(p.algorithm, self.kind): p.checksum}
+            for p in parts
         ]
-        return await self.transport.call(
-            "CompleteMultipartUpload",
-            where,
-            Bucket=where.bucket,
-            Key=where.key,
-            UploadId=where.upload_id,
-            MultipartUpload={"Parts": listing},
+        params = {
             **args,
-        )
+            "Bucket": where.bucket,
+            "Key": where.key,
+            "UploadId": where.upload_id,
+            "MultipartUpload": {"Parts": listing},
+        }
+        return await self.transport.call("CompleteMultipartUpload", where, **params)
 
     async def abort_multipart(self, where: Where) -> None:
         try:
@@ -131,33 +135,24 @@ class S3Backend:
         listed: dict[int, ListedPart] = {}
         marker = 0
         while True:
-            page = await self.transport.call(
-                "ListParts",
-                where,
-                Bucket=where.bucket,
-                Key=where.key,
-                UploadId=where.upload_id,
-                PartNumberMarker=marker,
+            params = {
                 **args,
-            )
+                "Bucket": where.bucket,
+                "Key": where.key,
+                "UploadId": where.upload_id,
+                "PartNumberMarker": marker,
+            }
+            page = await self.transport.call("ListParts", where, **params)
             for part in page.get("Parts", []):
-                listed[part["PartNumber"]] = ListedPart(
-                    part["ETag"], part["Size"], part.get(self.kind.param)
-                )
+                listed[part["PartNumber"]] = ListedPart(part["ETag"], part["Size"], _checksum(part))
             if not page.get("IsTruncated"):
                 return listed
             marker = page["NextPartNumberMarker"]
 
     async def head_object(self, where: Where, args: Mapping[str, Any]) -> dict[str, Any] | None:
+        params = {**args, "Bucket": where.bucket, "Key": where.key, "ChecksumMode": "ENABLED"}
         try:
-            return await self.transport.call(
-                "HeadObject",
-                where,
-                Bucket=where.bucket,
-                Key=where.key,
-                ChecksumMode="ENABLED",
-                **args,
-            )
+            return await self.transport.call("HeadObject", where, **params)
         except S3RequestError as exc:
             if exc.status == 404:
                 return None
@@ -182,3 +177,15 @@ class S3Backend:
                 "KeyMarker": page.get("NextKeyMarker", ""),
                 "UploadIdMarker": page.get("NextUploadIdMarker", ""),
             }
+
+
+def _param(algorithm: str | None, default: ChecksumKind) -> str:
+    return f"Checksum{algorithm}" if algorithm else default.param
+
+
+def _checksum(part: dict[str, Any]) -> str | None:
+    """A listed part's checksum, in the algorithm its upload was created with (one per
+    upload; this backend's own or one an upload's extra_args chose)."""
+    found = (v for k, v in part.items() if k.startswith("Checksum") and k != "ChecksumType")
+    value = next(found, None)
+    return str(value) if value is not None else None
