@@ -463,3 +463,16 @@ class _Relay:
             self.forward(size + 2)
         while self.line():  # trailers, then the blank line
             pass
+
+
+class Unseekable(io.RawIOBase):
+    """A pipe-like stream: readable, not seekable, no size."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._inner.readinto(buffer)

@@ -33,7 +33,7 @@ from resilient_s3 import (
     UploadError,
 )
 from resilient_s3._upload.checksums import KINDS, b64
-from s3_helpers import RecordedRequest, RecordingProxy, Target, Wrapped, open_uploads
+from s3_helpers import RecordedRequest, RecordingProxy, Target, Unseekable, Wrapped, open_uploads
 
 MiB = 1024 * 1024
 CONFIG = UploadConfig(multipart_threshold=5 * MiB, part_size=5 * MiB, max_attempts=3)
@@ -362,19 +362,6 @@ def test_a_wrong_object_size_stores_nothing(
     assert "MpuObjectSize" in str(error)
     assert not requests  # the size is known before anything is sent
     stored_nothing(target, key)
-
-
-class Unseekable(io.RawIOBase):
-    """A stream of unknown size."""
-
-    def __init__(self, data: bytes) -> None:
-        self._inner = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        return self._inner.readinto(buffer)
 
 
 def test_a_stream_of_unknown_size_is_checked_once_it_proves_long(

@@ -30,6 +30,7 @@ from resilient_s3 import (  # noqa: E402 - after the skip
     UploadConfig,
 )
 from resilient_s3.testing import S3Server  # noqa: E402
+from s3_helpers import Unseekable  # noqa: E402
 
 BUCKET = "my-bucket"
 MiB = 1024 * 1024
@@ -43,19 +44,6 @@ CONFIG = UploadConfig(
     part_size=5 * MiB,
     max_concurrency=4,
 )
-
-
-class Unseekable(io.RawIOBase):
-    """A pipe-like stream: readable, not seekable, no size."""
-
-    def __init__(self, data: bytes) -> None:
-        self._inner = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        return self._inner.readinto(buffer)
 
 
 class Backends:

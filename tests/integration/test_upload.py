@@ -26,7 +26,7 @@ from resilient_s3 import (
 )
 from resilient_s3._upload.checksums import CHECKSUM_KINDS, b64
 from resilient_s3.testing import S3Server
-from s3_helpers import Target, open_uploads
+from s3_helpers import Target, Unseekable, open_uploads
 
 pytestmark = pytest.mark.anyio
 
@@ -145,16 +145,6 @@ def test_non_seekable_stream_of_50_mib(
 def test_short_stream_is_a_single_put(
     uploader: ResilientUploader, s3_bucket: str, s3_client: Any
 ) -> None:
-    class Unseekable(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self._inner = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int:
-            return self._inner.readinto(buffer)
-
     result = uploader.upload_fileobj(Unseekable(b"abc" * 1000), s3_bucket, "short")
     assert result.strategy == "single"
     assert read_back(s3_client, s3_bucket, "short") == b"abc" * 1000
